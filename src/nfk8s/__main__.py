@@ -1,0 +1,3 @@
+from nfk8s.cli import main
+
+main()
