@@ -1,0 +1,406 @@
+"""Parse and check what a user typed or pointed at; every failure is a one-line ``BadInput``.
+
+Each message names the offending value and the hint names the fix, because these errors
+reach people in CI logs where they cannot ask what was meant.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from nfk8s.errors import BadInput
+from nfk8s.manifests import MAX_RECORD_BYTES, pipeline_too_large
+
+# -- durations --------------------------------------------------------------------------
+
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_HINT = "use seconds (300) or units d/h/m/s, largest first: 90s, 15m, 2h, 1h30m, 1d"
+
+
+def parse_duration(text: str | int, *, what: str = "duration", allow_zero: bool = False) -> int:
+    """Seconds in ``300``, ``90s``, ``15m``, ``2h``, ``1h30m`` or ``1d``."""
+    if isinstance(text, bool):
+        raise BadInput(f"invalid {what} {text!r}", hint=_DURATION_HINT)
+    if isinstance(text, int):
+        seconds = text
+    else:
+        raw = text.strip().lower()
+        if raw.isdigit():
+            seconds = int(raw)
+        else:
+            match = _DURATION.fullmatch(raw)
+            if not raw or match is None or not any(match.groups()):
+                raise BadInput(f"invalid {what} {text!r}", hint=_DURATION_HINT)
+            seconds = sum(
+                int(value) * _UNIT_SECONDS[unit]
+                for value, unit in zip(match.groups(), "dhms", strict=True)
+                if value is not None
+            )
+    if seconds < 0:
+        raise BadInput(f"invalid {what} {text!r}: it must not be negative", hint=_DURATION_HINT)
+    if seconds == 0 and not allow_zero:
+        raise BadInput(f"invalid {what} {text!r}: it must be longer than zero", hint=_DURATION_HINT)
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """The inverse of ``parse_duration``, in its shortest form (``5400`` → ``1h30m``)."""
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in _UNIT_SECONDS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+# -- quantities -------------------------------------------------------------------------
+
+# Kubernetes resource.Quantity: a non-negative decimal with a binary-SI, decimal-SI or
+# exponent suffix. A sign is legal in the grammar but never for a request.
+_QUANTITY = re.compile(
+    r"(?P<number>\d+(?:\.\d*)?|\.\d+)"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][+-]?\d+)?"
+)
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_DECIMAL |= {"P": 10**15, "E": 10**18}
+
+
+def quantity_value(text: str) -> Decimal:
+    """The number a Kubernetes quantity stands for; ``ValueError`` when it is not one."""
+    match = _QUANTITY.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    try:
+        number = Decimal(match["number"])
+    except InvalidOperation:
+        raise ValueError(text) from None
+    suffix = match["suffix"] or ""
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * Decimal(_DECIMAL[suffix])
+    if suffix:
+        return number.scaleb(int(suffix[1:]))
+    return number
+
+
+def parse_quantity_cpu(text: str | int | float) -> str:
+    """A CPU request such as ``500m``, ``2`` or ``1.5``, returned as Kubernetes writes it."""
+    raw = str(text).strip()
+    hint = "use whole or fractional cores (2, 0.5) or millicores (500m)"
+    try:
+        value = quantity_value(raw)
+    except ValueError:
+        raise BadInput(f"invalid CPU quantity {raw!r}", hint=hint) from None
+    if raw[-2:] in _BINARY:
+        raise BadInput(f"invalid CPU quantity {raw!r}: {raw[-2:]} is a memory unit", hint=hint)
+    if value < Decimal("0.001"):
+        raise BadInput(f"invalid CPU quantity {raw!r}: at least 1m is needed", hint=hint)
+    return raw
+
+
+def parse_quantity_memory(text: str | int) -> str:
+    """A memory request such as ``4Gi`` or ``512M``, returned as Kubernetes writes it."""
+    raw = str(text).strip()
+    hint = "use binary units (512Mi, 4Gi) or decimal units (512M, 4G)"
+    if re.fullmatch(r"\d+(?:\.\d+)?m", raw):
+        # Legal for the API server but means millibytes: always a typo for Mi.
+        raise BadInput(f"invalid memory quantity {raw!r}: m means millibytes", hint=hint)
+    try:
+        value = quantity_value(raw)
+    except ValueError:
+        if re.fullmatch(r"\d+(?:\.\d+)?\s*(?:[kKmMgGtT][iI]?[bB]?)", raw):
+            hint = "Kubernetes spells units Ki, Mi, Gi (binary) or k, M, G (decimal), no B"
+        raise BadInput(f"invalid memory quantity {raw!r}", hint=hint) from None
+    if value < 2**20:
+        raise BadInput(f"invalid memory quantity {raw!r}: at least 1Mi is needed", hint=hint)
+    return raw
+
+
+# -- params -----------------------------------------------------------------------------
+
+_PARAM_HINT = "write -p KEY=VALUE, e.g. -p outdir=results or -p max_memory=8.GB"
+_DOT_NOT_ESCAPED = re.compile(r"(?<!\\)\.")
+
+
+def parse_param(text: str) -> dict[str, Any]:
+    """One ``-p KEY=VALUE`` as a (possibly nested) dict.
+
+    The value is JSON when it parses as JSON (numbers, booleans, null, arrays, objects, or
+    a quoted string to force a string), else the literal text. Dotted keys nest like
+    Nextflow's ``--a.b=1``; ``\\.`` keeps a literal dot.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise BadInput(
+            f"invalid parameter {text!r}: no '=' between key and value", hint=_PARAM_HINT
+        )
+    if not key:
+        raise BadInput(f"invalid parameter {text!r}: the key is empty", hint=_PARAM_HINT)
+    if any(ch.isspace() for ch in key):
+        raise BadInput(f"invalid parameter {text!r}: the key has whitespace", hint=_PARAM_HINT)
+    parts = [part.replace("\\.", ".") for part in _DOT_NOT_ESCAPED.split(key)]
+    if any(not part for part in parts):
+        raise BadInput(
+            f"invalid parameter {text!r}: empty name between dots in {key!r}", hint=_PARAM_HINT
+        )
+    value: Any = _param_value(raw)
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
+def _param_value(raw: str) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(name)  # NaN and Infinity are not JSON; Nextflow cannot read them
+
+    try:
+        return json.loads(raw, parse_constant=reject_constant)
+    except ValueError:
+        return raw
+
+
+def merge_params(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base``, as Nextflow layers CLI params."""
+    result = dict(base)
+    for key, value in override.items():
+        current = result.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            result[key] = merge_params(current, value)
+        else:
+            result[key] = value
+    return result
+
+
+def build_params(params_file: str | Path | None, pairs: list[str]) -> dict[str, Any]:
+    """The run's params: the params file first, then each ``-p`` in order."""
+    params = load_params_file(params_file) if params_file is not None else {}
+    for pair in pairs:
+        params = merge_params(params, parse_param(pair))
+    return params
+
+
+def load_params_file(path: str | Path) -> dict[str, Any]:
+    """A JSON or YAML mapping from a file, with every value JSON-safe."""
+    file = Path(path).expanduser()
+    hint = "pass --params-file a readable .json or .yaml file holding a mapping"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"params file {str(path)!r} does not exist", hint=hint) from None
+    except IsADirectoryError:
+        raise BadInput(f"params file {str(path)!r} is a directory", hint=hint) from None
+    except UnicodeDecodeError:
+        raise BadInput(f"params file {str(path)!r} is not UTF-8 text", hint=hint) from None
+    except OSError as exc:
+        raise BadInput(
+            f"cannot read params file {str(path)!r}: {exc.strerror}", hint=hint
+        ) from None
+    if file.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise BadInput(
+                f"params file {str(path)!r} is not valid JSON: {exc}", hint=hint
+            ) from None
+    else:
+        import yaml  # YAML (a superset of JSON) is only needed here; keep start-up lean
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise BadInput(
+                f"params file {str(path)!r} is not valid YAML{where}: {problem}", hint=hint
+            ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInput(
+            f"params file {str(path)!r} holds a {type(data).__name__}, not a mapping", hint=hint
+        )
+    return _json_safe(data)
+
+
+def _json_safe(value: Any) -> Any:
+    """YAML can produce dates, bytes and non-string keys; Nextflow reads JSON."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+# -- profile, revision, pipeline --------------------------------------------------------
+
+_PROFILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+def validate_profile(text: str) -> str:
+    """Comma-separated profile names, as ``-profile`` takes them."""
+    hint = "use comma-separated names of letters, digits, _ and -, e.g. --profile test,docker"
+    names = text.split(",")
+    for name in names:
+        if not _PROFILE.fullmatch(name):
+            raise BadInput(f"invalid profile {text!r}: {name!r} is not a profile name", hint=hint)
+    return text
+
+
+def validate_revision(text: str) -> str:
+    """A git branch, tag or commit, by ``git check-ref-format`` rules."""
+    hint = "use a branch, tag or commit id, e.g. -r 3.14.0 or -r main"
+    problem = None
+    if not text:
+        problem = "it is empty"
+    elif text.startswith(("-", "/")) or text.endswith(("/", ".", ".lock")):
+        problem = "it cannot start with - or / or end with /, . or .lock"
+    elif any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch.isspace() for ch in text):
+        problem = "it contains whitespace or control characters"
+    elif any(ch in text for ch in "~^:?*[\\"):
+        problem = "it contains one of ~ ^ : ? * [ \\"
+    elif ".." in text or "@{" in text or "//" in text or text == "@":
+        problem = "it contains .., @{ or //"
+    elif any(part.startswith(".") for part in text.split("/")):
+        problem = "a path component starts with ."
+    if problem:
+        raise BadInput(f"invalid revision {text!r}: {problem}", hint=hint)
+    return text
+
+
+@dataclass(frozen=True)
+class PipelineRef:
+    """What ``PIPELINE`` named: ``name`` goes into the RunSpec; ``local_dir`` is set for uploads."""
+
+    name: str
+    local_dir: Path | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_dir is not None
+
+
+_REMOTE_PROJECT = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_URL = re.compile(r"(?:https?|ssh|git)://[^\s/]+/\S+|git@[^\s:]+:\S+")
+
+
+def validate_pipeline(text: str, *, cwd: Path | None = None) -> PipelineRef:
+    """A remote project (``owner/repo``), a git URL, or a local directory with ``main.nf``."""
+    hint = "use owner/repo (nf-core/rnaseq), a git URL, or a directory that holds main.nf"
+    if not text or not text.strip():
+        raise BadInput("the pipeline is empty", hint=hint)
+    if text.startswith("-"):
+        raise BadInput(f"invalid pipeline {text!r}: it looks like an option", hint=hint)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise BadInput(f"invalid pipeline {text!r}: it contains control characters", hint=hint)
+    if _URL.fullmatch(text):
+        return PipelineRef(text)
+    base = cwd or Path.cwd()
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else base / path
+    if path.is_dir():
+        if not (path / "main.nf").is_file():
+            raise BadInput(
+                f"local pipeline {text!r} has no main.nf",
+                hint="point at the directory that holds the pipeline's main.nf",
+            )
+        resolved = path.resolve()
+        return PipelineRef(str(resolved), resolved)
+    if path.is_file():
+        raise BadInput(
+            f"pipeline {text!r} is a file",
+            hint="pass the directory that holds main.nf; nfk8s uploads the whole directory",
+        )
+    looks_local = text.startswith((".", "/", "~")) or text.endswith(".nf") or text.count("/") > 1
+    if looks_local:
+        raise BadInput(f"local pipeline directory {text!r} does not exist", hint=hint)
+    if _REMOTE_PROJECT.fullmatch(text) and not text.startswith("."):
+        return PipelineRef(text)
+    raise BadInput(f"pipeline {text!r} is neither owner/repo, a git URL nor a directory", hint=hint)
+
+
+# -- local files ------------------------------------------------------------------------
+
+# Run output and caches that live next to a pipeline but are no part of it.
+_SKIP_DIRS = frozenset({".git", "work", "results"})
+
+
+def _skipped(name: str) -> bool:
+    return name in _SKIP_DIRS or name.startswith(".nextflow")
+
+
+def read_local_pipeline(directory: str | Path) -> dict[str, bytes]:
+    """Every file of a local pipeline, by relative POSIX path, within the record's size limit."""
+    root = Path(directory)
+    files: dict[str, bytes] = {}
+    size = 0
+    for current, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _skipped(d))
+        here = Path(current)
+        for name in sorted(filenames):
+            if _skipped(name):
+                continue
+            path = here / name
+            relative = PurePosixPath(path.relative_to(root).as_posix())
+            if not path.is_file():  # sockets, fifos, dangling links
+                continue
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                raise BadInput(
+                    f"cannot read {relative} in local pipeline {str(directory)!r}: {exc.strerror}",
+                    hint="make every file in the pipeline directory readable",
+                ) from None
+            files[str(relative)] = content
+            size += stored_size(content)
+            if size > MAX_RECORD_BYTES:
+                raise pipeline_too_large(size)
+    return files
+
+
+def stored_size(content: bytes) -> int:
+    """Bytes a file takes in a ConfigMap: as text, or base64 when it is not UTF-8."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return (len(content) + 2) // 3 * 4
+    return len(content)
+
+
+def read_config_file(path: str | Path) -> tuple[str, str]:
+    """A ``-c`` file as (name as given, text)."""
+    file = Path(path).expanduser()
+    hint = "pass -c a readable Nextflow config file"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"config file {str(path)!r} does not exist", hint=hint) from None
+    except IsADirectoryError:
+        raise BadInput(f"config file {str(path)!r} is a directory", hint=hint) from None
+    except UnicodeDecodeError:
+        raise BadInput(f"config file {str(path)!r} is not UTF-8 text", hint=hint) from None
+    except OSError as exc:
+        raise BadInput(
+            f"cannot read config file {str(path)!r}: {exc.strerror}", hint=hint
+        ) from None
+    return str(path), text

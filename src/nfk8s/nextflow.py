@@ -1,0 +1,436 @@
+"""Everything that speaks Nextflow: the driver command, the generated config, the log parser.
+
+The config is Groovy (or Nextflow's strict config syntax, a subset of it). Every value
+nfk8s writes into it passes through ``groovy_string``, so no setting can change the
+config's structure. The log parser reads the plain (``NXF_ANSI_LOG=false``) and agent
+formats line by line and never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from nfk8s.models import RunSpec
+
+# -- Groovy literals --------------------------------------------------------------------
+
+_SIMPLE_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def groovy_string(value: str) -> str:
+    """``value`` as a single-quoted Groovy string literal that decodes back to exactly it.
+
+    Single quotes make ``$``, ``${...}`` and ``'''`` inert (no interpolation). The output is
+    printable ASCII only: backslash, quote, newline, CR and tab get their short escapes, and
+    every other control or non-ASCII character a ``\\uXXXX`` escape (UTF-16 code units, so
+    characters beyond the BMP become surrogate pairs). The short escapes are used for
+    quote and backslash on purpose: a reader that pre-processes ``\\uXXXX`` the way Java
+    source does can then never turn an escape into a delimiter.
+    """
+    out = ["'"]
+    for ch in value:
+        code = ord(ch)
+        if ch in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[ch])
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    out.append("'")
+    return "".join(out)
+
+
+# -- paths on the work volume -----------------------------------------------------------
+
+
+def work_dir(mount_path: str) -> str:
+    """Nextflow's task work directory, shared by every run so ``-resume`` finds old tasks."""
+    return f"{_base(mount_path)}/work"
+
+
+def launch_dir(mount_path: str, pipeline: str) -> str:
+    """The driver's working directory: one per pipeline (not per run).
+
+    Nextflow keeps its session cache and run history in ``.nextflow/`` under the launch
+    directory, so ``-resume`` works only when the same pipeline launches from the same
+    place. A readable slug plus a hash of the whole name keeps distinct pipelines apart
+    even when their slugs collide.
+    """
+    key = pipeline_key(pipeline)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60] or "pipeline"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+    return f"{_base(mount_path)}/launch/{slug}-{digest}"
+
+
+def assets_dir(mount_path: str) -> str:
+    """Where Nextflow clones remote pipelines (``NXF_ASSETS``).
+
+    On the work volume so the clone persists between runs and, above all, so task pods
+    (which mount the same volume at the same path) see the project's ``bin/`` and assets.
+    """
+    return f"{_base(mount_path)}/.nfk8s/assets"
+
+
+def plugins_dir(mount_path: str) -> str:
+    """Where Nextflow installs plugins (``NXF_PLUGINS_DIR``), cached across runs."""
+    return f"{_base(mount_path)}/.nfk8s/plugins"
+
+
+def staged_pipeline_dir(mount_path: str, files: Mapping[str, bytes]) -> str:
+    """Where a local pipeline is copied on the work volume, named by its content.
+
+    Task pods only see the work volume, so the upload has to land there; the same content
+    lands at the same path each time, which keeps ``-resume`` working for tasks that read
+    files from ``projectDir``.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(files[path]).digest())
+    return f"{_base(mount_path)}/.nfk8s/pipelines/{digest.hexdigest()[:16]}"
+
+
+def pipeline_key(pipeline: str) -> str:
+    """A pipeline's identity with URL spelling removed: ``https://github.com/a/b.git`` → ``a/b``."""
+    key = pipeline.strip()
+    key = re.sub(r"^(?:https?|ssh|git)://", "", key)
+    key = re.sub(r"^git@([^:]+):", r"\1/", key)
+    key = re.sub(r"^(?:www\.)?github\.com/", "", key)
+    key = re.sub(r"\.git/?$", "", key)
+    return key.rstrip("/")
+
+
+def _base(mount_path: str) -> str:
+    return mount_path.rstrip("/") or ""
+
+
+# -- the generated config ---------------------------------------------------------------
+
+
+def render_config(
+    *,
+    namespace: str,
+    service_account: str,
+    claim_name: str,
+    mount_path: str,
+    launch_dir: str,
+    work_dir: str,
+    run_id: str,
+) -> str:
+    """The ``nextflow.config`` nfk8s mounts into the driver; user ``-c`` files follow it."""
+    q = groovy_string
+    return "\n".join(
+        [
+            f"// Generated by nfk8s for run {_comment(run_id)}; files given with -c follow it.",
+            "",
+            "process.executor = 'k8s'",
+            f"workDir = {q(work_dir)}",
+            "",
+            "k8s {",
+            f"    namespace = {q(namespace)}",
+            f"    serviceAccount = {q(service_account)}",
+            f"    storageClaimName = {q(claim_name)}",
+            f"    storageMountPath = {q(mount_path)}",
+            f"    launchDir = {q(launch_dir)}",
+            f"    workDir = {q(work_dir)}",
+            "}",
+            "",
+        ]
+    )
+
+
+def _comment(text: str) -> str:
+    """Text safe inside a ``//`` comment: one line of printable ASCII."""
+    return "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text)
+
+
+# -- the driver command -----------------------------------------------------------------
+
+
+def driver_argv(
+    spec: RunSpec,
+    *,
+    config_paths: Sequence[str],
+    params_path: str | None,
+    pipeline_path: str | None = None,
+) -> list[str]:
+    """``nextflow run`` as an argument list; ``pipeline_path`` replaces a local pipeline."""
+    pipeline = pipeline_path if spec.is_local and pipeline_path else spec.pipeline
+    if not pipeline or pipeline.startswith("-"):
+        # inputs.validate_pipeline rejects these; this guards against an option sneaking in.
+        raise ValueError(f"pipeline {pipeline!r} would be read as an option")
+    argv = ["nextflow", "run", pipeline, "-name", spec.run_id]
+    for path in config_paths:
+        argv += ["-c", path]
+    if params_path:
+        argv += ["-params-file", params_path]
+    if spec.revision and not spec.is_local:
+        argv += ["-r", spec.revision]
+    if spec.profile:
+        argv += ["-profile", spec.profile]
+    if spec.resume:
+        # Last, so it can never take the next argument as a session id.
+        argv.append("-resume")
+    return argv
+
+
+def nextflow_label_value(value: str) -> str:
+    """A label value as Nextflow's k8s executor writes it (``PodSpecBuilder.sanitizeValue``).
+
+    ``NFCORE_RNASEQ:RNASEQ:FASTQC`` becomes ``NFCORE_RNASEQ_RNASEQ_FASTQC``: truncate to
+    63, runs of other characters become ``_``, then trim non-alphanumerics at both ends.
+    """
+    text = value[:63]
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+    text = re.sub(r"^[^A-Za-z0-9]+", "", text)
+    return re.sub(r"[^A-Za-z0-9]+$", "", text)
+
+
+# -- the driver log ---------------------------------------------------------------------
+
+
+class LogKind(StrEnum):
+    LAUNCH = "launch"  # Launching `X` [run-name] DSL2 - revision: abc [main]
+    PIPELINE = "pipeline"  # agent mode: [PIPELINE] name version | profile=P
+    WORKDIR = "workdir"  # agent mode: [WORKDIR] path
+    SUBMITTED = "submitted"
+    RESUBMITTED = "resubmitted"
+    CACHED = "cached"
+    STORED = "stored"  # [skipping] Stored process: storeDir already holds the outputs
+    RETRIED = "retried"  # a failed attempt that Nextflow will run again
+    IGNORED = "ignored"  # a failed task whose error strategy is ignore
+    NOTE = "note"
+    WARN = "warn"
+    KILLING = "killing"  # WARN: Killing running|pending tasks (N), on shutdown
+    TASK_ERROR = "task_error"  # Error executing process > 'NAME (TAG)'
+    ERROR = "error"  # any other ERROR ~ line
+    CANCELLED = "cancelled"  # Execution cancelled -- Finishing pending tasks before exit
+    SUMMARY = "summary"  # agent mode: [SUCCESS|FAILED] completed=N failed=N cached=N
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One meaningful driver log line."""
+
+    kind: LogKind
+    line: str
+    hash: str | None = None  # "ab/123456", the task's work directory prefix
+    process: str | None = None  # colon-joined for nested workflows
+    tag: str | None = None
+    exit_status: int | None = None
+    attempt: int | None = None
+    count: int | None = None  # tasks killed, for KILLING
+    message: str | None = None
+    run_name: str | None = None
+    revision: str | None = None
+    branch: str | None = None
+    pipeline: str | None = None
+    profile: str | None = None
+    status: str | None = None  # SUCCESS or FAILED, for SUMMARY
+    completed: int | None = None
+    failed: int | None = None
+    cached: int | None = None
+
+    @property
+    def hash_prefix(self) -> str | None:
+        """The hash without its slash (``ab123456``): task pod names start ``nf-<this>``."""
+        return self.hash.replace("/", "") if self.hash else None
+
+
+# CSI (colours, cursor moves), OSC (titles, links) and lone two-byte escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_HASH = r"\[(?P<hash>[0-9a-f]{2}/[0-9a-f]{6})\]"
+_LABEL = re.compile(r"(?P<process>\S+?)(?: \((?P<tag>.*)\))?")
+_TASK = re.compile(_HASH + r" (?P<verb>Submitted|Re-submitted|Cached) process > (?P<label>.+)")
+_STORED = re.compile(r"\[skipping\] Stored process > (?P<label>.+)")
+_NOTE = re.compile(r"(?:" + _HASH + r" )?NOTE: (?P<message>.*)")
+_TASK_IN_MESSAGE = re.compile(r"[Pp]rocess [`'](?P<label>.+?)[`'](?= terminated| for execution)")
+_EXIT = re.compile(r"exit status \((?P<exit>-?\d+)\)")
+_RETRIED = re.compile(r"-- Execution is retried(?: \((?P<attempt>\d+)\))?\s*$")
+_WARN = re.compile(r"WARN: (?P<message>.*)")
+_KILLING = re.compile(r"Killing (?P<what>running|pending) tasks \((?P<count>\d+)\)")
+_ERROR = re.compile(r"ERROR ~ (?P<message>.*)")
+_ERROR_EXECUTING = re.compile(r"Error executing process > '(?P<label>.+)'\s*")
+_LAUNCH = re.compile(
+    r"(?:\* PREVIEW \* |Launching )`(?P<pipeline>[^`]+)` \[(?P<name>[^\]]+)\]"
+    r"(?: DSL\d)? - revision: (?P<revision>\S+)(?: \[(?P<branch>[^\]]+)\])?\s*"
+)
+_AGENT_PIPELINE = re.compile(r"\[PIPELINE\] (?P<rest>.*)")
+_AGENT_WORKDIR = re.compile(r"\[WORKDIR\] (?P<path>.*)")
+_AGENT_PROCESS = re.compile(r"\[PROCESS (?P<hash>[0-9a-f]{2}/[0-9a-f]{6})\] (?P<label>.+)")
+_AGENT_WARN = re.compile(r"\[WARN\] (?P<message>.*)")
+_AGENT_ERROR = re.compile(r"\[ERROR\] (?P<rest>.*)")
+_AGENT_SUMMARY = re.compile(
+    r"\[(?P<status>SUCCESS|FAILED)\] completed=(?P<completed>\d+) failed=(?P<failed>\d+)"
+    r" cached=(?P<cached>\d+)\s*"
+)
+_CANCELLED = "Execution cancelled -- Finishing pending tasks before exit"
+
+
+def strip_ansi(line: str) -> str:
+    """Drop terminal escape codes and anything a carriage return overwrote."""
+    text = _ANSI.sub("", line).rstrip("\r\n")
+    if "\r" in text:
+        text = text.rsplit("\r", 1)[-1]
+    return text
+
+
+def split_label(label: str) -> tuple[str, str | None]:
+    """``NAME (TAG)`` → (NAME, TAG); a label without a tag gives (NAME, None)."""
+    match = _LABEL.fullmatch(label.strip())
+    if match is None:
+        return label.strip(), None
+    return match["process"], match["tag"]
+
+
+def parse_line(line: str) -> LogEvent | None:
+    """The event one driver log line describes, or None for anything else."""
+    try:
+        return _parse(strip_ansi(line))
+    except Exception:  # a log line must never break following a run
+        return None
+
+
+def _parse(text: str) -> LogEvent | None:
+    if not text or text[0].isspace():
+        return None  # blank lines and the indented body of an error block
+    if match := _TASK.fullmatch(text):
+        kind = {
+            "Submitted": LogKind.SUBMITTED,
+            "Re-submitted": LogKind.RESUBMITTED,
+            "Cached": LogKind.CACHED,
+        }[match["verb"]]
+        return _task_event(kind, text, match["label"], match["hash"])
+    if match := _STORED.fullmatch(text):
+        return _task_event(LogKind.STORED, text, match["label"])
+    if match := _NOTE.fullmatch(text):
+        return _note(text, match["message"], match["hash"])
+    if match := _WARN.fullmatch(text):
+        return _warn(text, match["message"])
+    if match := _ERROR.fullmatch(text):
+        return _error(text, match["message"])
+    if match := _ERROR_EXECUTING.fullmatch(text):
+        return _error(text, text)
+    if match := _LAUNCH.fullmatch(text):
+        return LogEvent(
+            LogKind.LAUNCH,
+            text,
+            pipeline=match["pipeline"],
+            run_name=match["name"],
+            revision=match["revision"],
+            branch=match["branch"],
+        )
+    if text == _CANCELLED:
+        return LogEvent(LogKind.CANCELLED, text, message=text)
+    if text.startswith("["):
+        return _agent(text)
+    return None
+
+
+def _task_event(kind: LogKind, text: str, label: str, hash_: str | None = None) -> LogEvent:
+    process, tag = split_label(label)
+    return LogEvent(kind, text, hash=hash_, process=process, tag=tag)
+
+
+def _note(text: str, message: str, hash_: str | None) -> LogEvent:
+    task = _TASK_IN_MESSAGE.search(message)
+    exit_match = _EXIT.search(message)
+    exit_status = int(exit_match["exit"]) if exit_match else None
+    process, tag = split_label(task["label"]) if task else (None, None)
+    retried = _RETRIED.search(message)
+    if retried and task:
+        attempt = int(retried["attempt"]) if retried["attempt"] else None
+        return LogEvent(
+            LogKind.RETRIED,
+            text,
+            hash=hash_,
+            process=process,
+            tag=tag,
+            exit_status=exit_status,
+            attempt=attempt,
+            message=message,
+        )
+    if task and message.rstrip().endswith("-- Error is ignored"):
+        return LogEvent(
+            LogKind.IGNORED,
+            text,
+            hash=hash_,
+            process=process,
+            tag=tag,
+            exit_status=exit_status,
+            message=message,
+        )
+    return LogEvent(LogKind.NOTE, text, hash=hash_, process=process, tag=tag, message=message)
+
+
+def _warn(text: str, message: str) -> LogEvent:
+    if match := _KILLING.fullmatch(message.strip()):
+        return LogEvent(LogKind.KILLING, text, count=int(match["count"]), message=message)
+    task = _TASK_IN_MESSAGE.search(message)
+    retried = _RETRIED.search(message)
+    if task and retried:
+        # Before the NOTE form (about 2017) retries were logged as warnings.
+        process, tag = split_label(task["label"])
+        exit_match = _EXIT.search(message)
+        return LogEvent(
+            LogKind.RETRIED,
+            text,
+            process=process,
+            tag=tag,
+            exit_status=int(exit_match["exit"]) if exit_match else None,
+            attempt=int(retried["attempt"]) if retried["attempt"] else None,
+            message=message,
+        )
+    return LogEvent(LogKind.WARN, text, message=message)
+
+
+def _error(text: str, message: str) -> LogEvent:
+    if match := _ERROR_EXECUTING.fullmatch(message):
+        process, tag = split_label(match["label"])
+        return LogEvent(LogKind.TASK_ERROR, text, process=process, tag=tag, message=message)
+    task = re.search(r"task `(?P<label>[^`]+)`", message)
+    process, tag = split_label(task["label"]) if task else (None, None)
+    return LogEvent(LogKind.ERROR, text, process=process, tag=tag, message=message)
+
+
+def _agent(text: str) -> LogEvent | None:
+    if match := _AGENT_PROCESS.fullmatch(text):
+        return _task_event(LogKind.SUBMITTED, text, match["label"], match["hash"])
+    if match := _AGENT_SUMMARY.fullmatch(text):
+        return LogEvent(
+            LogKind.SUMMARY,
+            text,
+            status=match["status"],
+            completed=int(match["completed"]),
+            failed=int(match["failed"]),
+            cached=int(match["cached"]),
+        )
+    if match := _AGENT_WARN.fullmatch(text):
+        return LogEvent(LogKind.WARN, text, message=match["message"])
+    if match := _AGENT_ERROR.fullmatch(text):
+        rest = match["rest"]
+        if inner := _ERROR.fullmatch(rest):
+            return _error(text, inner["message"])
+        process, tag = split_label(rest)
+        return LogEvent(LogKind.TASK_ERROR, text, process=process, tag=tag, message=rest)
+    if match := _AGENT_PIPELINE.fullmatch(text):
+        rest = match["rest"]
+        head, _, tail = rest.partition(" | ")
+        profile = re.search(r"profile=(\S+)", tail)
+        return LogEvent(
+            LogKind.PIPELINE,
+            text,
+            pipeline=head.split(" ")[0] or None,
+            message=rest,
+            profile=profile[1] if profile else None,
+        )
+    if match := _AGENT_WORKDIR.fullmatch(text):
+        return LogEvent(LogKind.WORKDIR, text, message=match["path"])
+    return None
