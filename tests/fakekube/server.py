@@ -1,0 +1,960 @@
+"""The HTTP front end: kube-apiserver's URL layout, auth, RBAC, faults, watch and log streams."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fakekube import discovery
+from tests.fakekube.api import StatusError
+from tests.fakekube.discovery import RESOURCES, ResourceType
+from tests.fakekube.faults import FaultDecision, Faults
+from tests.fakekube.logs import LogOptions, LogStore, render_lines
+from tests.fakekube.rbac import TOKEN, USER, Rbac, forbidden_message
+from tests.fakekube.reqlog import RequestLog, RequestRecord
+from tests.fakekube.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from tests.fakekube.store import Store, bad_request, filter_event, not_found
+from tests.fakekube.util import Clock, parse_time
+
+JSON = "application/json"
+DEFAULT_WATCH_TIMEOUT = 1800.0
+
+
+@dataclass
+class ServerState:
+    """Everything the request handlers share."""
+
+    clock: Clock
+    store: Store
+    logs: LogStore
+    rbac: Rbac = field(default_factory=Rbac)
+    faults: Faults = field(default_factory=Faults)
+    requests: RequestLog = field(default_factory=RequestLog)
+    token: str = TOKEN
+    unauthorized: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
+    bookmark_interval: float = 1.0  # real seconds between watch bookmarks
+    poll: float = 0.1  # how often streams check for shutdown
+
+
+def status_body(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+    }
+    if details:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
+@dataclass
+class RequestInfo:
+    """What a request is about, parsed from its path (the apiserver's RequestInfo)."""
+
+    api: bool = False
+    verb: str = ""
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+    rt: ResourceType | None = None
+    legacy_watch: bool = False
+
+
+_HTTP_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def parse_request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo:
+    parts = [p for p in path.split("/") if p]
+    info = RequestInfo()
+    if parts[:2] == ["api", "v1"]:
+        info.group, info.version, rest = "", "v1", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        info.group, info.version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return info
+    if not rest:
+        return info
+    info.api = True
+    if rest[0] == "watch":
+        info.legacy_watch = True
+        rest = rest[1:]
+    if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) != 2 and rest[2:] != ["status"]:
+        # /namespaces/<ns>/<resource>[/<name>[/<sub>]]
+        info.namespace = rest[1]
+        rest = rest[2:]
+        if rest[:1] == ["finalize"]:
+            rest = ["namespaces", info.namespace, "finalize"]
+            info.namespace = ""
+    if rest:
+        info.resource = rest[0]
+    if len(rest) >= 2:
+        info.name = rest[1]
+    if len(rest) >= 3:
+        info.subresource = "/".join(rest[2:])
+    if info.resource == "namespaces" and info.name and not info.namespace:
+        info.namespace = info.name
+    info.rt = discovery.lookup(info.group, info.version, info.resource)
+    watch = info.legacy_watch or query.get("watch", "").lower() in ("1", "true")
+    if method in ("GET", "HEAD"):
+        if info.name:
+            info.verb = "get"
+        else:
+            info.verb = "watch" if watch else "list"
+    elif method == "DELETE":
+        info.verb = "delete" if info.name else "deletecollection"
+    else:
+        info.verb = _HTTP_VERBS.get(method, method.lower())
+    return info
+
+
+def _int_param(query: dict[str, str], key: str) -> int | None:
+    v = query.get(key)
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise bad_request(f"invalid value for {key}: {v!r}") from None
+
+
+class _Dropped(Exception):
+    """The fault injector asked to close the connection without answering."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakekube"
+    sys_version = ""
+    state: ServerState  # set on the subclass the server builds
+
+    # ------------------------------------------------------------------ plumbing
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: the request log records what tests need."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return self.state.clock.http_date()
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
+    def _read_body(self) -> bytes:
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline()
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = JSON,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._status = code
+
+    def _send_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(code, json.dumps(obj, separators=(",", ":")).encode() + b"\n", JSON, headers)
+
+    def _send_status(self, err: StatusError) -> None:
+        headers = dict(err.headers)
+        self._send_json(
+            err.code, status_body(err.code, err.reason, err.message, err.details or None), headers
+        )
+
+    def _start_stream(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.end_headers()
+        self._status = 200
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self, method: str) -> None:
+        st = self.state
+        split = urlsplit(self.path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        info = parse_request_info(method, path, query)
+        self._status = 0
+        started = st.clock.now()
+        body = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        decision = FaultDecision()
+        try:
+            if st.stopping.is_set():
+                raise _Dropped
+            self._authenticate(path)
+            if info.api:
+                self._authorize(info)
+                decision = st.faults.decide(
+                    info.verb, info.resource, info.subresource, info.namespace, info.name
+                )
+                if decision.latency:
+                    time.sleep(decision.latency)
+                if decision.drop:
+                    raise _Dropped
+                if decision.status is not None:
+                    raise _fault_error(decision)
+                self._handle_api(method, info, query, body, decision)
+            else:
+                self._handle_other(method, path)
+        except _Dropped:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._status = 0
+        except StatusError as err:
+            self._send_status(err)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # a bug in the fake should still look like an apiserver error
+            import traceback
+
+            traceback.print_exc()
+            self._send_status(StatusError(500, "InternalError", f"Internal error occurred: {exc}"))
+        finally:
+            if info.api or path.startswith(("/api", "/apis")):
+                st.requests.add(
+                    RequestRecord(
+                        method=method,
+                        path=path,
+                        verb=info.verb,
+                        resource=info.resource,
+                        subresource=info.subresource,
+                        namespace=info.namespace,
+                        name=info.name,
+                        query=query,
+                        status=self._status,
+                        timestamp=started,
+                        group=info.group,
+                    )
+                )
+
+    def _authenticate(self, path: str) -> None:
+        st = self.state
+        if path in ("/healthz", "/livez", "/readyz") and not st.unauthorized:
+            return
+        auth = self.headers.get("Authorization", "")
+        if st.unauthorized or auth != f"Bearer {st.token}":
+            raise StatusError(401, "Unauthorized", "Unauthorized")
+
+    def _authorize(self, info: RequestInfo) -> None:
+        if info.resource == "selfsubjectaccessreviews":
+            return  # every authenticated user may ask what it may do
+        verb = info.verb
+        if not self.state.rbac.allowed(
+            verb,
+            info.resource,
+            info.namespace if info.resource != "namespaces" else "",
+            info.subresource,
+            info.name,
+        ):
+            ns = info.namespace if (info.rt is None or info.rt.namespaced) else ""
+            raise StatusError(
+                403,
+                "Forbidden",
+                forbidden_message(verb, info.resource, info.group, ns, info.name, info.subresource),
+                details={"name": info.name, "group": info.group, "kind": info.resource}
+                if info.name or info.group
+                else {"kind": info.resource},
+            )
+
+    # ------------------------------------------------------------------ discovery
+
+    def _accepts_aggregated(self) -> bool:
+        accept = self.headers.get("Accept", "")
+        first = accept.split(",")[0]
+        return "as=APIGroupDiscoveryList" in first and "v=v2" in first
+
+    def _handle_other(self, method: str, path: str) -> None:
+        if method not in ("GET", "HEAD"):
+            raise StatusError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        p = path.rstrip("/") or "/"
+        if p in ("/healthz", "/livez", "/readyz"):
+            self._send(200, b"ok", "text/plain; charset=utf-8")
+            return
+        if p == "/version":
+            self._send_json(200, discovery.SERVER_VERSION)
+            return
+        if p in ("/api", "/apis") and self._accepts_aggregated():
+            self._send_json(
+                200,
+                discovery.aggregated_discovery(core=p == "/api"),
+                {
+                    "Content-Type": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+                },
+            )
+            return
+        if p == "/api":
+            self._send_json(200, discovery.api_versions())
+            return
+        if p == "/apis":
+            self._send_json(200, discovery.api_group_list())
+            return
+        if p == "/api/v1":
+            self._send_json(200, discovery.api_resource_list("", "v1"))
+            return
+        parts = p.strip("/").split("/")
+        if parts[0] == "apis" and len(parts) == 2:
+            group = discovery.api_group(parts[1])
+            if group is not None:
+                self._send_json(200, group)
+                return
+        if parts[0] == "apis" and len(parts) == 3:
+            rl = discovery.api_resource_list(parts[1], parts[2])
+            if rl is not None:
+                self._send_json(200, rl)
+                return
+        self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    # ------------------------------------------------------------------ resources
+
+    def _handle_api(
+        self,
+        method: str,
+        info: RequestInfo,
+        query: dict[str, str],
+        body: bytes,
+        decision: FaultDecision,
+    ) -> None:
+        rt = info.rt
+        if rt is None:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+        if info.subresource and info.subresource not in rt.subresources:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+        if info.subresource == "log":
+            if method != "GET":
+                raise _method_not_allowed()
+            self._pod_log(info, query, decision)
+            return
+        allowed_verb = info.verb if not info.subresource else info.verb
+        if not info.subresource and allowed_verb not in rt.verbs:
+            raise _method_not_allowed()
+        if info.subresource == "status" and info.verb not in ("get", "update", "patch"):
+            raise _method_not_allowed()
+        if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
+            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+        if rt.name == "selfsubjectaccessreviews":
+            self._ssar(self._json_body(body, method))
+            return
+        store = self.state.store
+        ns = info.namespace if rt.namespaced else ""
+        dry_run = query.get("dryRun", "") == "All"
+        v = info.verb
+        if v == "get":
+            self._send_json(200, store.get(rt.name, ns, info.name))
+        elif v == "list":
+            self._list(rt, ns, query)
+        elif v == "watch":
+            self._watch(rt, ns, query, decision)
+        elif v == "create":
+            if info.name:
+                raise _method_not_allowed()
+            obj = self._json_body(body, method)
+            created = store.create(rt.name, ns, obj, dry_run=dry_run)
+            self._send_json(201, created)
+        elif v == "update":
+            obj = self._json_body(body, method)
+            updated = store.update(
+                rt.name, ns, info.name, obj, subresource=info.subresource or None, dry_run=dry_run
+            )
+            self._send_json(200, updated)
+        elif v == "patch":
+            self._patch(rt, ns, info, body, query, dry_run)
+        elif v == "delete":
+            self._delete(rt, ns, info.name, query, body, dry_run)
+        elif v == "deletecollection":
+            self._delete_collection(rt, ns, query, body)
+        else:
+            raise _method_not_allowed()
+
+    def _json_body(self, body: bytes, method: str) -> Any:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if (
+            ctype
+            and ctype not in ("application/json", "*/*")
+            and not (method == "PATCH" and ctype.endswith("+json"))
+        ):
+            raise _unsupported_media(ctype)
+        if not body.strip():
+            raise bad_request("the body of the request was in an unknown format")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise bad_request(f"the body of the request was in an unknown format: {exc}") from None
+
+    def _selectors(
+        self, rt: ResourceType, query: dict[str, str]
+    ) -> tuple[LabelSelector, FieldSelector]:
+        try:
+            label = parse_label_selector(query.get("labelSelector"))
+        except SelectorError as exc:
+            raise bad_request(str(exc)) from None
+        try:
+            fields = parse_field_selector(query.get("fieldSelector"), rt.field_selectors)
+        except SelectorError as exc:
+            raise bad_request(
+                f'Unable to find "{rt.group}/{rt.version}, Resource={rt.name}" that match label '
+                f'selector "{query.get("labelSelector", "")}", field selector '
+                f'"{query.get("fieldSelector", "")}": {exc}'
+            ) from None
+        return label, fields
+
+    def _list(self, rt: ResourceType, ns: str, query: dict[str, str]) -> None:
+        label, fields = self._selectors(rt, query)
+        limit = _int_param(query, "limit") or 0
+        res = self.state.store.list(
+            rt.name,
+            ns or None,
+            label_selector=label,
+            field_selector=fields,
+            limit=max(limit, 0),
+            continue_token=query.get("continue", ""),
+        )
+        meta: dict[str, Any] = {"resourceVersion": res.resource_version}
+        if res.continue_token:
+            meta["continue"] = res.continue_token
+        if res.remaining is not None:
+            meta["remainingItemCount"] = res.remaining
+        self._send_json(
+            200,
+            {
+                "kind": f"{rt.kind}List",
+                "apiVersion": rt.api_version,
+                "metadata": meta,
+                "items": res.items,
+            },
+        )
+
+    def _watch(
+        self, rt: ResourceType, ns: str, query: dict[str, str], decision: FaultDecision
+    ) -> None:
+        st = self.state
+        label, fields = self._selectors(rt, query)
+        timeout = _int_param(query, "timeoutSeconds")
+        bookmarks = query.get("allowWatchBookmarks", "").lower() in ("1", "true")
+        send_initial_q = query.get("sendInitialEvents", "").lower()
+        send_initial: bool | None = None
+        if send_initial_q in ("1", "true"):
+            send_initial = True
+        elif send_initial_q in ("0", "false"):
+            send_initial = False
+        rv = query.get("resourceVersion")
+
+        def matches(obj: dict[str, Any]) -> bool:
+            return label.matches(obj["metadata"].get("labels")) and fields.matches(obj)
+
+        try:
+            watcher, replay = st.store.watch(rt.name, ns or None, rv, initial_events=send_initial)
+        except StatusError as err:
+            if err.code != 410:
+                raise
+            # A real apiserver answers 200 and reports expiry as an ERROR event.
+            self._start_stream(JSON)
+            self._chunk(_event_line("ERROR", status_body(410, "Expired", err.message)))
+            self._end_stream()
+            return
+        sent = 0
+        cut = decision.cut_after
+        deadline = time.monotonic() + (timeout if timeout is not None else DEFAULT_WATCH_TIMEOUT)
+        last_rv = rv if rv not in (None, "", "0") else str(st.store.resource_version)
+        try:
+            self._start_stream(JSON)
+            for ev in replay:
+                out = filter_event(ev, matches)
+                if out is None:
+                    continue
+                if cut is not None and sent >= cut:
+                    raise _Dropped
+                self._chunk(_event_line(out[0], out[1]))
+                sent += 1
+                last_rv = str(ev.rv)
+            if send_initial and bookmarks:
+                self._chunk(
+                    _event_line(
+                        "BOOKMARK",
+                        {
+                            "kind": rt.kind,
+                            "apiVersion": rt.api_version,
+                            "metadata": {
+                                "resourceVersion": str(st.store.resource_version),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    )
+                )
+            next_bookmark = time.monotonic() + st.bookmark_interval
+            while not st.stopping.is_set():
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                ev = watcher.get(min(st.poll, deadline - now))
+                if ev is None:
+                    if watcher.closed:
+                        break
+                    if bookmarks and time.monotonic() >= next_bookmark:
+                        bookmark_rv = str(max(int(last_rv or 0), st.store.resource_version))
+                        self._chunk(
+                            _event_line(
+                                "BOOKMARK",
+                                {
+                                    "kind": rt.kind,
+                                    "apiVersion": rt.api_version,
+                                    "metadata": {"resourceVersion": bookmark_rv},
+                                },
+                            )
+                        )
+                        next_bookmark = time.monotonic() + st.bookmark_interval
+                    continue
+                out = filter_event(ev, matches)
+                last_rv = str(ev.rv)
+                if out is None:
+                    continue
+                if cut is not None and sent >= cut:
+                    raise _Dropped
+                self._chunk(_event_line(out[0], out[1]))
+                sent += 1
+            if not st.stopping.is_set():
+                self._end_stream()
+            else:
+                raise _Dropped
+        finally:
+            watcher.close()
+
+    def _patch(
+        self,
+        rt: ResourceType,
+        ns: str,
+        info: RequestInfo,
+        body: bytes,
+        query: dict[str, str],
+        dry_run: bool,
+    ) -> None:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        kinds = {
+            "application/merge-patch+json": "merge",
+            "application/strategic-merge-patch+json": "strategic",
+            "application/json-patch+json": "json",
+            "application/apply-patch+yaml": "apply",
+            "application/apply-patch+cbor": "",
+        }
+        kind = kinds.get(ctype)
+        if not kind:
+            raise _unsupported_media(ctype, patch=True)
+        try:
+            doc = json.loads(body) if body.strip() else None
+        except ValueError:
+            raise _unsupported_media(ctype, patch=True) from None
+        if doc is None:
+            raise bad_request("the body of the request was in an unknown format")
+        store = self.state.store
+        if kind == "apply":
+            if not query.get("fieldManager"):
+                raise bad_request(
+                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+                )
+            if store.try_get(rt.name, ns, info.name) is None:
+                doc.setdefault("metadata", {})["name"] = info.name
+                self._send_json(201, store.create(rt.name, ns, doc, dry_run=dry_run))
+                return
+            kind = "strategic"
+        patched = store.patch(
+            rt.name, ns, info.name, kind, doc, subresource=info.subresource or None, dry_run=dry_run
+        )
+        self._send_json(200, patched)
+
+    def _delete_options(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if body.strip():
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                raise bad_request("the body of the request was in an unknown format") from None
+            if isinstance(parsed, dict):
+                opts = parsed
+        grace = _int_param(query, "gracePeriodSeconds")
+        if grace is None and opts.get("gracePeriodSeconds") is not None:
+            grace = int(opts["gracePeriodSeconds"])
+        policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
+        orphan = opts.get("orphanDependents")
+        if "orphanDependents" in query:
+            orphan = query["orphanDependents"].lower() in ("1", "true")
+        pre = opts.get("preconditions") or {}
+        dry = query.get("dryRun") == "All" or "All" in (opts.get("dryRun") or [])
+        return {"grace": grace, "policy": policy, "orphan": orphan, "pre": pre, "dry": dry}
+
+    def _delete(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        query: dict[str, str],
+        body: bytes,
+        dry_run: bool,
+    ) -> None:
+        o = self._delete_options(query, body)
+        res = self.state.store.delete(
+            rt.name,
+            ns,
+            name,
+            grace_period_seconds=o["grace"],
+            propagation_policy=o["policy"],
+            orphan_dependents=o["orphan"],
+            preconditions=o["pre"],
+            dry_run=dry_run or o["dry"],
+        )
+        headers = {"Warning": f'299 - "{w}"' for w in res.warnings}
+        if res.deleted and not rt.returns_deleted_object:
+            out = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {
+                    "name": name,
+                    "group": rt.group,
+                    "kind": rt.name,
+                    "uid": res.obj["metadata"]["uid"],
+                },
+            }
+            self._send_json(200, out, headers)
+        else:
+            self._send_json(200, res.obj, headers)
+
+    def _delete_collection(
+        self, rt: ResourceType, ns: str, query: dict[str, str], body: bytes
+    ) -> None:
+        label, fields = self._selectors(rt, query)
+        o = self._delete_options(query, body)
+        self.state.store.delete_collection(
+            rt.name,
+            ns,
+            label_selector=label,
+            field_selector=fields,
+            grace_period_seconds=o["grace"],
+            propagation_policy=o["policy"],
+        )
+        self._send_json(
+            200,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"group": rt.group, "kind": rt.name},
+            },
+        )
+
+    def _ssar(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was in an unknown format")
+        spec = body.get("spec") or {}
+        attrs = spec.get("resourceAttributes")
+        status: dict[str, Any]
+        if attrs:
+            verb = attrs.get("verb", "")
+            resource = attrs.get("resource", "")
+            ok = self.state.rbac.allowed(
+                verb,
+                resource,
+                attrs.get("namespace", ""),
+                attrs.get("subresource", ""),
+                attrs.get("name", ""),
+            )
+            if ok:
+                status = {
+                    "allowed": True,
+                    "reason": f'RBAC: allowed by ClusterRoleBinding "fakekube-admin" of ClusterRole "cluster-admin" to User "{USER}"',
+                }
+            else:
+                status = {
+                    "allowed": False,
+                    "denied": True,
+                    "reason": "fakekube: denied by a deny rule",
+                }
+        elif spec.get("nonResourceAttributes"):
+            status = {"allowed": True, "reason": "fakekube: non-resource URLs are open"}
+        else:
+            raise StatusError(
+                422,
+                "Invalid",
+                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+                details={"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"},
+            )
+        meta = dict(body.get("metadata") or {})
+        meta["creationTimestamp"] = None
+        out = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": meta,
+            "spec": spec,
+            "status": status,
+        }
+        self._send_json(201, out)
+
+    # ------------------------------------------------------------------ logs
+
+    def _pod_log(self, info: RequestInfo, query: dict[str, str], decision: FaultDecision) -> None:
+        st = self.state
+        pod = st.store.get("pods", info.namespace, info.name)
+        containers = [c["name"] for c in pod["spec"].get("containers") or []]
+        init = [c["name"] for c in pod["spec"].get("initContainers") or []]
+        container = query.get("container") or ""
+        if not container:
+            if len(containers) == 1:
+                container = containers[0]
+            else:
+                raise bad_request(
+                    f"a container name must be specified for pod {info.name}, choose one of: "
+                    f"[{' '.join(containers)}]"
+                    + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                )
+        if container not in containers and container not in init:
+            raise bad_request(f"container {container} is not valid for pod {info.name}")
+        previous = query.get("previous", "").lower() in ("1", "true")
+        uid = pod["metadata"]["uid"]
+        buf = st.logs.get(uid, container, previous=previous)
+        if previous and buf is None:
+            raise bad_request(
+                f'previous terminated container "{container}" in pod "{info.name}" not found'
+            )
+        if buf is None:
+            reason = _waiting_reason(pod, container)
+            raise bad_request(
+                f'container "{container}" in pod "{info.name}" is waiting to start: {reason}'
+            )
+        opts = LogOptions(
+            follow=query.get("follow", "").lower() in ("1", "true") and not previous,
+            timestamps=query.get("timestamps", "").lower() in ("1", "true"),
+            tail_lines=_int_param(query, "tailLines"),
+            limit_bytes=_int_param(query, "limitBytes"),
+        )
+        since_seconds = _int_param(query, "sinceSeconds")
+        if query.get("sinceTime"):
+            try:
+                opts.since_ns = int(parse_time(query["sinceTime"]) * 1e9)
+            except ValueError:
+                raise bad_request(f"invalid sinceTime: {query['sinceTime']}") from None
+        elif since_seconds is not None:
+            opts.since_ns = int((st.clock.now() - since_seconds) * 1e9)
+
+        def alive() -> bool:
+            cur = st.store.try_get("pods", info.namespace, info.name)
+            return cur is not None and cur["metadata"]["uid"] == uid
+
+        cut = decision.cut_after
+        self._start_stream("text/plain")
+        n = 0
+        for chunk in render_lines(buf, opts, stopping=st.stopping, alive=alive, poll=st.poll):
+            if cut is not None and n >= cut:
+                raise _Dropped
+            self._chunk(chunk)
+            n += 1
+        if st.stopping.is_set():
+            raise _Dropped
+        self._end_stream()
+
+
+def _waiting_reason(pod: dict[str, Any], container: str) -> str:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == container:
+            waiting = (cs.get("state") or {}).get("waiting")
+            if waiting:
+                return waiting.get("reason", "ContainerCreating")
+    return "ContainerCreating"
+
+
+def _event_line(etype: str, obj: dict[str, Any]) -> bytes:
+    return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def _method_not_allowed() -> StatusError:
+    return StatusError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+    )
+
+
+def _unsupported_media(ctype: str, *, patch: bool = False) -> StatusError:
+    accepted = (
+        "application/json-patch+json, application/merge-patch+json, "
+        "application/apply-patch+yaml, application/strategic-merge-patch+json"
+        if patch
+        else "application/json"
+    )
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {accepted}",
+    )
+
+
+def _fault_error(d: FaultDecision) -> StatusError:
+    code = d.status or 500
+    headers = {}
+    details: dict[str, Any] = {}
+    if d.retry_after is not None:
+        headers["Retry-After"] = str(d.retry_after)
+        details["retryAfterSeconds"] = d.retry_after
+    if code == 429:
+        return StatusError(
+            429,
+            "TooManyRequests",
+            d.message or "Too many requests, please try again later.",
+            details=details,
+            headers=headers,
+        )
+    if code == 503:
+        return StatusError(
+            503,
+            "ServiceUnavailable",
+            d.message or "The server is currently unable to handle the request (injected fault)",
+            details=details,
+            headers=headers,
+        )
+    if code == 504:
+        return StatusError(
+            504,
+            "Timeout",
+            d.message or "Timeout: request did not complete within requested timeout",
+            details=details,
+            headers=headers,
+        )
+    if code == 500:
+        return StatusError(
+            500,
+            "InternalError",
+            d.message or "Internal error occurred: injected fault",
+            details=details,
+            headers=headers,
+        )
+    return StatusError(
+        code, "Unknown", d.message or f"injected fault {code}", details=details, headers=headers
+    )
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # Clients open many connections at once (watches, follows); the default 5 is too few.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], state: ServerState) -> None:
+        handler = type("BoundHandler", (Handler,), {"state": state})
+        super().__init__(address, handler)
+        self.state = state
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    def track(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+
+    def close_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def resource_for(name: str) -> ResourceType:
+    rt = RESOURCES.get(name)
+    if rt is None:
+        raise not_found(RESOURCES["namespaces"], name)
+    return rt
