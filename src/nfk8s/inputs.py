@@ -304,7 +304,12 @@ _REMOTE_PROJECT = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _URL = re.compile(r"(?:https?|ssh|git)://[^\s/]+/\S+|git@[^\s:]+:\S+")
 
 
-def validate_pipeline(text: str, *, cwd: Path | None = None) -> PipelineRef:
+def validate_pipeline(text: str, *, cwd: Path | None = None) -> bool:
+    """Check ``PIPELINE``; True when it is a local directory (to upload), False when remote."""
+    return resolve_pipeline(text, cwd=cwd).is_local
+
+
+def resolve_pipeline(text: str, *, cwd: Path | None = None) -> PipelineRef:
     """A remote project (``owner/repo``), a git URL, or a local directory with ``main.nf``."""
     hint = "use owner/repo (nf-core/rnaseq), a git URL, or a directory that holds main.nf"
     if not text or not text.strip():
@@ -387,8 +392,8 @@ def stored_size(content: bytes) -> int:
     return len(content)
 
 
-def read_config_file(path: str | Path) -> tuple[str, str]:
-    """A ``-c`` file as (name as given, text)."""
+def read_config_file(path: str | Path) -> str:
+    """The text of a ``-c`` file."""
     file = Path(path).expanduser()
     hint = "pass -c a readable Nextflow config file"
     try:
@@ -403,4 +408,4 @@ def read_config_file(path: str | Path) -> tuple[str, str]:
         raise BadInput(
             f"cannot read config file {str(path)!r}: {exc.strerror}", hint=hint
         ) from None
-    return str(path), text
+    return text

@@ -177,6 +177,25 @@ def _run_labels(run_id: str) -> dict[str, str]:
     return {MANAGED_BY: MANAGED_BY_VALUE, RUN_ID_LABEL: run_id}
 
 
+def _metadata(
+    name: str,
+    namespace: str | None,
+    *,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str] | None = None,
+    owner: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    if owner:
+        metadata["ownerReferences"] = [dict(owner)]
+    return metadata
+
+
 # -- the Lease --------------------------------------------------------------------------
 
 
@@ -259,18 +278,22 @@ def build_record(
     settings: Settings,
     record: RunRecord,
     files: Mapping[str, str] | None = None,
+    *,
+    namespace: str | None = None,
 ) -> dict[str, Any]:
     """The run's ConfigMap: history (``run.json``) plus everything the driver mounts.
 
+    ``namespace`` (default ``record.namespace``) is where Nextflow creates task pods;
     ``files`` adds (or replaces) data entries by key. Raises ``BadInput`` when the result
     would not fit in a ConfigMap.
     """
-    if not record.namespace:
-        raise ValueError("record.namespace must be the namespace the run goes to")
+    namespace = namespace or record.namespace
+    if not namespace:
+        raise ValueError("the namespace the run goes to is needed for nextflow.config")
     mount = settings.work_mount_path
     data: dict[str, str] = {RUN_JSON: render_run_json(record)}
     data[NEXTFLOW_CONFIG] = render_config(
-        namespace=record.namespace,
+        namespace=namespace,
         service_account=settings.runner_service_account,
         claim_name=settings.work_pvc,
         mount_path=mount,
@@ -300,15 +323,16 @@ def build_record(
     configmap: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": record_name(spec.run_id),
-            "labels": {
+        "metadata": _metadata(
+            record_name(spec.run_id),
+            namespace,
+            labels={
                 **_run_labels(spec.run_id),
                 STATUS_LABEL: record.status.value,
                 PIPELINE_LABEL: pipeline_label(spec.pipeline),
             },
-            "annotations": {PIPELINE_ANNOTATION: spec.pipeline},
-        },
+            annotations={PIPELINE_ANNOTATION: spec.pipeline},
+        ),
         "data": data,
     }
     if binary:
@@ -352,7 +376,9 @@ def pipeline_too_large(size: int) -> BadInput:
 # -- the params Secret ------------------------------------------------------------------
 
 
-def build_params_secret(spec: RunSpec, *, record_uid: str | None = None) -> dict[str, Any] | None:
+def build_params_secret(
+    spec: RunSpec, *, record_uid: str | None = None, namespace: str | None = None
+) -> dict[str, Any] | None:
     """A Secret with the full ``params.json``, only when some param looks like a credential.
 
     The record then holds no ``params.json`` and shows those values redacted. With
@@ -360,10 +386,7 @@ def build_params_secret(spec: RunSpec, *, record_uid: str | None = None) -> dict
     """
     if not has_secret_params(spec.params):
         return None
-    metadata: dict[str, Any] = {
-        "name": secret_name(spec.run_id),
-        "labels": _run_labels(spec.run_id),
-    }
+    metadata = _metadata(secret_name(spec.run_id), namespace, labels=_run_labels(spec.run_id))
     if record_uid:
         metadata["ownerReferences"] = [_owner_reference(spec.run_id, record_uid)]
     encoded = base64.b64encode(render_params_json(spec).encode("utf-8")).decode("ascii")
@@ -429,7 +452,9 @@ def driver_paths(spec: RunSpec, settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_job(spec: RunSpec, settings: Settings, *, record_uid: str) -> dict[str, Any]:
+def build_job(
+    spec: RunSpec, settings: Settings, *, record_uid: str, namespace: str | None = None
+) -> dict[str, Any]:
     """The Job that runs the Nextflow driver, owned by the run's record ConfigMap."""
     mount = settings.work_mount_path
     paths = driver_paths(spec, settings)
@@ -498,12 +523,13 @@ def build_job(spec: RunSpec, settings: Settings, *, record_uid: str) -> dict[str
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": job_name(spec.run_id),
-            "labels": {**_run_labels(spec.run_id), PIPELINE_LABEL: pipeline_label(spec.pipeline)},
-            "annotations": {PIPELINE_ANNOTATION: spec.pipeline},
-            "ownerReferences": [_owner_reference(spec.run_id, record_uid)],
-        },
+        "metadata": _metadata(
+            job_name(spec.run_id),
+            namespace,
+            labels={**_run_labels(spec.run_id), PIPELINE_LABEL: pipeline_label(spec.pipeline)},
+            annotations={PIPELINE_ANNOTATION: spec.pipeline},
+            owner=_owner_reference(spec.run_id, record_uid),
+        ),
         "spec": job_spec,
     }
 
