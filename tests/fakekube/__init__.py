@@ -34,8 +34,8 @@ from tests.fakekube.util import Clock
 __all__ = [
     "ClusterAPI",
     "DriverKilled",
-    "Fault",
     "FakeKube",
+    "Fault",
     "RequestLog",
     "RequestRecord",
     "SimContext",
@@ -251,7 +251,7 @@ class FakeKube:
     def kubectl(
         self,
         *args: str,
-        input: str | None = None,  # noqa: A002
+        input: str | None = None,
         check: bool = False,
         timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:

@@ -490,7 +490,7 @@ class PodWorker(threading.Thread):
         restart_policy = spec.get("restartPolicy", "Always")
         restarts = 0
         while True:
-            exit_code, reason = self._run_containers(containers, main, annotations, ip, restarts)
+            exit_code, _reason = self._run_containers(containers, main, annotations, ip, restarts)
             if self.gone.is_set():
                 return
             restart = not self.term.is_set() and (
@@ -664,8 +664,7 @@ class PodWorker(threading.Thread):
                 }
                 if cs["name"] in cids:
                     term["containerID"] = cids[cs["name"]]
-                cs = dict(cs, state={"terminated": term}, ready=False, started=False)
-                statuses.append(cs)
+                statuses.append(dict(cs, state={"terminated": term}, ready=False, started=False))
             st["containerStatuses"] = statuses
 
         self._mutate(terminal)
@@ -688,7 +687,11 @@ class PodWorker(threading.Thread):
                         state={
                             "waiting": {
                                 "reason": "CrashLoopBackOff",
-                                "message": f"back-off {int(backoff)}s restarting failed container={cs['name']} pod={self.name}_{self.ns}({self.uid})",
+                                "message": (
+                                    f"back-off {int(backoff)}s restarting failed "
+                                    f"container={cs['name']} "
+                                    f"pod={self.name}_{self.ns}({self.uid})"
+                                ),
                             }
                         },
                         lastState={
@@ -995,15 +998,9 @@ class JobController:
                         "DeadlineExceeded",
                         "Job was active longer than specified deadline",
                     )
-                elif completions is not None and succeeded >= int(completions):
-                    target = _cond(
-                        "SuccessCriteriaMet",
-                        True,
-                        now,
-                        "CompletionsReached",
-                        "Reached expected number of succeeded pods",
-                    )
-                elif completions is None and succeeded > 0 and not active:
+                elif (completions is not None and succeeded >= int(completions)) or (
+                    completions is None and succeeded > 0 and not active
+                ):
                     target = _cond(
                         "SuccessCriteriaMet",
                         True,

@@ -313,3 +313,64 @@ def aggregated_discovery(core: bool) -> dict[str, Any]:
         "metadata": {},
         "items": items,
     }
+
+
+def _gv_path(group: str, version: str) -> str:
+    return f"api/{version}" if not group else f"apis/{group}/{version}"
+
+
+def openapi_v3_root() -> dict[str, Any]:
+    """The /openapi/v3 index kubectl reads to learn that fieldValidation is supported."""
+    return {
+        "paths": {
+            _gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash=fakekube"}
+            for g, v in GROUP_VERSIONS
+        }
+    }
+
+
+_QUERY_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
+
+
+def openapi_v3_group_version(path: str) -> dict[str, Any] | None:
+    """A skeletal OpenAPI v3 document: paths with their PATCH operations and parameters.
+
+    It carries no schemas: kubectl only needs to see which query parameters exist.
+    """
+    for (g, v), resources in GROUP_VERSIONS.items():
+        if _gv_path(g, v) != path:
+            continue
+        paths: dict[str, Any] = {}
+        prefix = "/" + path
+        for r in resources:
+            if "patch" not in r.verbs:
+                continue
+            item = (
+                f"{prefix}/namespaces/{{namespace}}/{r.name}/{{name}}"
+                if r.namespaced
+                else f"{prefix}/{r.name}/{{name}}"
+            )
+            gvk = {"group": r.group, "version": r.version, "kind": r.kind}
+            paths[item] = {
+                "patch": {
+                    "parameters": [
+                        {
+                            "name": p,
+                            "in": "query",
+                            "schema": {"type": "string", "uniqueItems": True},
+                        }
+                        for p in _QUERY_PARAMS
+                    ],
+                    "operationId": f"patch{r.kind}",
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "responses": {"200": {"description": "OK"}},
+                },
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.37.0"},
+            "paths": paths,
+            "components": {"schemas": {}},
+        }
+    return None

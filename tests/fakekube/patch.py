@@ -218,7 +218,8 @@ def json_patch(doc: Any, ops: Any) -> Any:
                 raise StatusError(
                     422,
                     "Invalid",
-                    "the server rejected our request due to an error in our request: testing value failed",
+                    "the server rejected our request due to an error in our request: "
+                    "testing value failed",
                 )
         elif kind in ("move", "copy"):
             src = _pointer(op.get("from", ""))

@@ -33,7 +33,7 @@ class RequestLog:
         with self._lock:
             self._records.append(record)
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return iter(self.all())
 
     def __len__(self) -> int:

@@ -345,11 +345,12 @@ def parse_field_selector(text: str | None, supported: tuple[str, ...] | None) ->
     for part in _split_unescaped(text, ","):
         if not part:
             continue
-        for op_text, op in (("!=", "!="), ("==", "="), ("=", "=")):
+        for op_text, op_name in (("!=", "!="), ("==", "="), ("=", "=")):
             idx = part.find(op_text)
             if idx > 0:
                 field = part[:idx].strip()
                 value = _unescape(part[idx + len(op_text) :])
+                op = op_name
                 break
         else:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{part}'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -30,6 +31,7 @@ from tests.fakekube.store import Store, bad_request, filter_event, not_found
 from tests.fakekube.util import Clock, parse_time
 
 JSON = "application/json"
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 DEFAULT_WATCH_TIMEOUT = 1800.0
 
 
@@ -152,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ plumbing
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log records what tests need."""
 
     def date_time_string(self, timestamp: float | None = None) -> str:
@@ -212,12 +214,13 @@ class Handler(BaseHTTPRequestHandler):
         content_type: str = JSON,
         headers: dict[str, str] | None = None,
     ) -> None:
+        extra = dict(headers or {})
         self.send_response(code)
-        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Type", extra.pop("Content-Type", content_type))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", str(uuid.uuid4()))
-        for k, v in (headers or {}).items():
+        for k, v in extra.items():
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
@@ -283,10 +286,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._handle_other(method, path)
         except _Dropped:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._status = 0
         except StatusError as err:
             self._send_status(err)
@@ -320,7 +321,9 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/healthz", "/livez", "/readyz") and not st.unauthorized:
             return
         auth = self.headers.get("Authorization", "")
-        if st.unauthorized or auth != f"Bearer {st.token}":
+        # kubectl (client-go) never sends a bearer token over plain HTTP, so a request
+        # without credentials counts as the kubeconfig user; a wrong token is refused.
+        if st.unauthorized or (auth and auth != f"Bearer {st.token}"):
             raise StatusError(401, "Unauthorized", "Unauthorized")
 
     def _authorize(self, info: RequestInfo) -> None:
@@ -369,11 +372,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(
                 200,
                 discovery.aggregated_discovery(core=p == "/api"),
-                {
-                    "Content-Type": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-                },
+                {"Content-Type": AGGREGATED},
             )
             return
+        if p == "/openapi/v3":
+            self._send_json(200, discovery.openapi_v3_root())
+            return
+        if p.startswith("/openapi/v3/"):
+            doc = discovery.openapi_v3_group_version(p[len("/openapi/v3/") :])
+            if doc is not None:
+                self._send_json(200, doc)
+                return
         if p == "/api":
             self._send_json(200, discovery.api_versions())
             return
@@ -416,8 +425,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise _method_not_allowed()
             self._pod_log(info, query, decision)
             return
-        allowed_verb = info.verb if not info.subresource else info.verb
-        if not info.subresource and allowed_verb not in rt.verbs:
+        if not info.subresource and info.verb not in rt.verbs:
             raise _method_not_allowed()
         if info.subresource == "status" and info.verb not in ("get", "update", "patch"):
             raise _method_not_allowed()
@@ -640,7 +648,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "apply":
             if not query.get("fieldManager"):
                 raise bad_request(
-                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                    "is required for apply patch"
                 )
             if store.try_get(rt.name, ns, info.name) is None:
                 doc.setdefault("metadata", {})["name"] = info.name
@@ -692,7 +701,7 @@ class Handler(BaseHTTPRequestHandler):
             preconditions=o["pre"],
             dry_run=dry_run or o["dry"],
         )
-        headers = {"Warning": f'299 - "{w}"' for w in res.warnings}
+        headers = {"Warning": f'299 - "{res.warnings[0]}"'} if res.warnings else {}
         if res.deleted and not rt.returns_deleted_object:
             out = {
                 "kind": "Status",
@@ -753,7 +762,10 @@ class Handler(BaseHTTPRequestHandler):
             if ok:
                 status = {
                     "allowed": True,
-                    "reason": f'RBAC: allowed by ClusterRoleBinding "fakekube-admin" of ClusterRole "cluster-admin" to User "{USER}"',
+                    "reason": (
+                        'RBAC: allowed by ClusterRoleBinding "fakekube-admin" of ClusterRole '
+                        f'"cluster-admin" to User "{USER}"'
+                    ),
                 }
             else:
                 status = {
@@ -767,8 +779,10 @@ class Handler(BaseHTTPRequestHandler):
             raise StatusError(
                 422,
                 "Invalid",
-                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
-                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
+                'spec.resourceAttributes: Invalid value: "null": exactly one of '
+                "nonResourceAttributes or "
+                "resourceAttributes must be specified",
                 details={"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"},
             )
         meta = dict(body.get("metadata") or {})
@@ -834,12 +848,11 @@ class Handler(BaseHTTPRequestHandler):
 
         cut = decision.cut_after
         self._start_stream("text/plain")
-        n = 0
-        for chunk in render_lines(buf, opts, stopping=st.stopping, alive=alive, poll=st.poll):
+        lines = render_lines(buf, opts, stopping=st.stopping, alive=alive, poll=st.poll)
+        for n, chunk in enumerate(lines):
             if cut is not None and n >= cut:
                 raise _Dropped
             self._chunk(chunk)
-            n += 1
         if st.stopping.is_set():
             raise _Dropped
         self._end_stream()
@@ -874,7 +887,8 @@ def _unsupported_media(ctype: str, *, patch: bool = False) -> StatusError:
     return StatusError(
         415,
         "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: {accepted}",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + accepted,
     )
 
 
@@ -947,10 +961,8 @@ class FakeHTTPServer(ThreadingHTTPServer):
         with self._conns_lock:
             conns = list(self._conns)
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def resource_for(name: str) -> ResourceType:

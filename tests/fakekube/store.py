@@ -233,7 +233,8 @@ class Store:
                 {
                     "metadata": {"name": "kube-root-ca.crt"},
                     "data": {
-                        "ca.crt": "-----BEGIN CERTIFICATE-----\nfakekube\n-----END CERTIFICATE-----\n"
+                        "ca.crt": "-----BEGIN CERTIFICATE-----\nZmFrZWt1YmU=\n"
+                        "-----END CERTIFICATE-----\n"
                     },
                 },
             )
@@ -615,7 +616,8 @@ class Store:
                             Cause(
                                 "metadata.finalizers",
                                 "FieldValueForbidden",
-                                f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
+                                "Forbidden: no new finalizers can be added if the object is "
+                                f"being deleted, found new finalizers {sorted(added)!r}",
                             )
                         ],
                     )
@@ -628,11 +630,10 @@ class Store:
             return copy_json(old)
         if dry_run:
             return _reorder(new)
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
-            if not (rt.name == "pods" and _pod_awaits_kubelet(new)):
-                stored = self._commit(rt.name, "DELETED", new, old)
-                self._on_deleted_locked(rt, stored)
-                return copy_json(stored)
+        if _deletable(rt.name, new):
+            stored = self._commit(rt.name, "DELETED", new, old)
+            self._on_deleted_locked(rt, stored)
+            return copy_json(stored)
         return copy_json(self._commit(rt.name, "MODIFIED", new, old))
 
     def mutate(
@@ -658,11 +659,10 @@ class Store:
             fn(new)
             if new == old:
                 return copy_json(old)
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
-                if not (resource == "pods" and _pod_awaits_kubelet(new)):
-                    stored = self._commit(resource, "DELETED", new, old)
-                    self._on_deleted_locked(rt, stored)
-                    return None
+            if _deletable(resource, new):
+                stored = self._commit(resource, "DELETED", new, old)
+                self._on_deleted_locked(rt, stored)
+                return None
             return copy_json(self._commit(resource, "MODIFIED", new, old))
 
     # ------------------------------------------------------------------ delete
@@ -739,9 +739,12 @@ class Store:
             if policy == "Orphan":
                 self._orphan_dependents_locked(meta["uid"])
                 finalizers = [f for f in finalizers if f != ORPHAN_FINALIZER]
-            elif policy == "Foreground" and self._dependents_locked(meta["uid"]):
-                if FOREGROUND_FINALIZER not in finalizers:
-                    finalizers.append(FOREGROUND_FINALIZER)
+            elif (
+                policy == "Foreground"
+                and self._dependents_locked(meta["uid"])
+                and FOREGROUND_FINALIZER not in finalizers
+            ):
+                finalizers.append(FOREGROUND_FINALIZER)
             if finalizers:
                 nmeta["finalizers"] = finalizers
 
@@ -966,6 +969,14 @@ class Store:
     def all_objects(self) -> Iterable[tuple[str, dict[str, Any]]]:
         with self.lock:
             return [(r, o) for r, objs in self._objects.items() for o in objs.values()]
+
+
+def _deletable(resource: str, obj: dict[str, Any]) -> bool:
+    """Being deleted, no finalizers left, and (pods) no kubelet still stopping containers."""
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+        return False
+    return not (resource == "pods" and _pod_awaits_kubelet(obj))
 
 
 def _pod_awaits_kubelet(pod: dict[str, Any]) -> bool:

@@ -406,7 +406,10 @@ def update_causes(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) ->
             causes.append(immutable("spec.completions", ns_.get("completions")))
         if os_.get("completionMode") != ns_.get("completionMode"):
             causes.append(immutable("spec.completionMode", ns_.get("completionMode")))
-    elif rt.name == "configmaps" and old.get("immutable"):
-        if old.get("data") != new.get("data") or old.get("binaryData") != new.get("binaryData"):
-            causes.append(forbidden("data", "field is immutable when `immutable` is set"))
+    elif (
+        rt.name == "configmaps"
+        and old.get("immutable")
+        and (old.get("data") != new.get("data") or old.get("binaryData") != new.get("binaryData"))
+    ):
+        causes.append(forbidden("data", "field is immutable when `immutable` is set"))
     return causes
