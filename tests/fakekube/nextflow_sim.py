@@ -161,6 +161,14 @@ class ProcessCounts:
 
 @dataclass
 class SimResult:
+    """What one driver did, kept live while it runs and final once it returns.
+
+    ``namespace`` is the driver pod's, ``task_namespace`` where its tasks went;
+    ``processes`` is keyed by the Nextflow process name (``NFCORE_RNASEQ:RNASEQ:FASTQC``);
+    ``task_pods`` lists the pods (or Jobs) it created, in order; ``lines`` everything it
+    printed; ``exit_code`` is None while running or when killed.
+    """
+
     namespace: str
     run_name: str
     pipeline: str = ""
@@ -192,6 +200,24 @@ class SimResult:
         with self._lock:
             self.status = status
             self.exit_code = exit_code
+
+    def snapshot(self) -> dict[str, Any]:
+        """A consistent plain copy, safe to read while the driver still runs."""
+        with self._lock:
+            return {
+                "namespace": self.namespace,
+                "run_name": self.run_name,
+                "pipeline": self.pipeline,
+                "task_namespace": self.task_namespace,
+                "session_id": self.session_id,
+                "resource": self.resource,
+                "status": self.status,
+                "exit_code": self.exit_code,
+                "processes": {k: dict(vars(v)) for k, v in self.processes.items()},
+                "task_pods": list(self.task_pods),
+                "lines": list(self.lines),
+                "resumed": self.resumed,
+            }
 
     def totals(self) -> ProcessCounts:
         with self._lock:
@@ -242,13 +268,20 @@ _CLUSTERS_BY_ID: dict[int, _ClusterState] = {}
 
 
 def _cluster_state(api: ClusterAPI) -> _ClusterState:
+    # Each driver may get its own API object over one shared store; the store is the cluster.
+    owner: Any = api
+    for attr in ("store", "_store"):
+        inner = getattr(api, attr, None)
+        if inner is not None:
+            owner = inner
+            break
     with _RESULTS_LOCK:
         try:
-            st = _CLUSTERS.get(api)
+            st = _CLUSTERS.get(owner)
             if st is None:
-                st = _CLUSTERS[api] = _ClusterState()
+                st = _CLUSTERS[owner] = _ClusterState()
         except TypeError:
-            st = _CLUSTERS_BY_ID.setdefault(id(api), _ClusterState())
+            st = _CLUSTERS_BY_ID.setdefault(id(owner), _ClusterState())
         return st
 
 

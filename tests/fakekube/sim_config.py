@@ -310,7 +310,11 @@ def _unescape(body: str) -> str:
             continue
         out.append(c)
         i += 1
-    return "".join(out)
+    text = "".join(out)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        # \uXXXX escapes are UTF-16 code units: join surrogate pairs into one character.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def _lex(text: str) -> list[_Tok]:

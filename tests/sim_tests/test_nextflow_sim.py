@@ -590,6 +590,21 @@ line'''
         parse_config("k8s.namespace = 'unterminated\n")
 
 
+def test_groovy_escapes_decode_exactly() -> None:
+    flat = parse_config(r"k8s.namespace = 'a\u00e9\ud83d\ude00\n\t\\\'b$x'")
+    assert flat["k8s.namespace"] == "a\u00e9\U0001f600\n\t\\'b$x"
+
+
+def test_reads_back_what_nfk8s_writes() -> None:
+    nextflow = pytest.importorskip("nfk8s.nextflow")
+    quote = getattr(nextflow, "groovy_string", None)
+    if quote is None:
+        pytest.skip("nfk8s.nextflow.groovy_string is not there")
+    for value in ["plain", "it's", "back\\slash", "${x} $y '''", "line\nbreak\t", "é😀\x00"]:
+        flat = parse_config(f"k8s.serviceAccount = {quote(value)}\n")
+        assert flat["k8s.serviceAccount"] == value
+
+
 def test_units() -> None:
     assert parse_duration("5 sec", 1) == 5
     assert parse_duration("1m 30s", 1) == 90
