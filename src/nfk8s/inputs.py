@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nfk8s.errors import BadInput
-from nfk8s.manifests import MAX_RECORD_BYTES, pipeline_too_large
+from nfk8s.manifests import MAX_RECORD_BYTES, pipeline_too_large, stored_size
 
 # -- durations --------------------------------------------------------------------------
 
@@ -381,15 +381,6 @@ def read_local_pipeline(directory: str | Path) -> dict[str, bytes]:
             if size > MAX_RECORD_BYTES:
                 raise pipeline_too_large(size)
     return files
-
-
-def stored_size(content: bytes) -> int:
-    """Bytes a file takes in a ConfigMap: as text, or base64 when it is not UTF-8."""
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return (len(content) + 2) // 3 * 4
-    return len(content)
 
 
 def read_config_file(path: str | Path) -> str:

@@ -357,7 +357,10 @@ def check_record_size(
     if size <= MAX_RECORD_BYTES:
         return
     if local_pipeline:
-        raise pipeline_too_large(size)
+        own = sum(stored_size(content) for content in local_pipeline.values())
+        if own > MAX_RECORD_BYTES:
+            raise pipeline_too_large(own)
+        raise pipeline_too_large(size, what="local pipeline with its config files and params")
     raise BadInput(
         f"the run's config files and params are {math.ceil(size / 1024)} KiB; a ConfigMap "
         f"holds at most ~{MAX_RECORD_BYTES // 1024} KiB",
@@ -365,9 +368,18 @@ def check_record_size(
     )
 
 
-def pipeline_too_large(size: int) -> BadInput:
+def stored_size(content: bytes) -> int:
+    """Bytes a file takes in a ConfigMap: as text, or base64 when it is not UTF-8."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return (len(content) + 2) // 3 * 4
+    return len(content)
+
+
+def pipeline_too_large(size: int, *, what: str = "local pipeline") -> BadInput:
     return BadInput(
-        f"local pipeline is {math.ceil(size / 1024)} KiB; a ConfigMap holds at most "
+        f"{what} is {math.ceil(size / 1024)} KiB; a ConfigMap holds at most "
         f"~{MAX_RECORD_BYTES // 1024} KiB",
         hint="push it to git and run it by URL",
     )

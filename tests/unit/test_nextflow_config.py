@@ -1,0 +1,286 @@
+"""The generated nextflow.config: Groovy escaping, structure, golden output."""
+
+from __future__ import annotations
+
+import pytest
+
+from nfk8s.models import RunSpec
+from nfk8s.nextflow import (
+    driver_argv,
+    groovy_string,
+    launch_dir,
+    nextflow_label_value,
+    pipeline_key,
+    render_config,
+    staged_pipeline_dir,
+    work_dir,
+)
+from tests.unit.helpers import (
+    GroovyError,
+    check_golden,
+    java_unicode_preprocess,
+    read_groovy_config,
+)
+
+HOSTILE = [
+    "plain",
+    "",
+    "it's",
+    "'",
+    "''",
+    "'''",
+    "'''\n''' + 1",
+    '"double" quotes',
+    "back\\slash",
+    "\\",
+    "\\\\'",
+    "trailing backslash\\",
+    "\\'; process.executor = 'local'; x = '",
+    "${System.exit(1)}",
+    "$x and ${y} and $",
+    "\\${escaped}",
+    "line\nbreak",
+    "cr\rlf\r\n",
+    "tab\there",
+    "nul\x00bell\x07esc\x1b[31mdel\x7f",
+    "literal \\u0027 text",
+    "\\u005c\\u0027",
+    "unicode é ß 日本語",
+    "astral 🧬 \U0001f600",
+    "line sep \u2028 para \u2029 nel \x85 bom \ufeff",
+    "} evil { x = 'y'",
+    "// comment */ /* block",
+    "/* unterminated",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_groovy_string_reads_back_exactly(value: str) -> None:
+    literal = groovy_string(value)
+    assert read_groovy_config(f"x = {literal}") == {"x": value}
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_groovy_string_is_printable_ascii_on_one_line(value: str) -> None:
+    literal = groovy_string(value)
+    assert literal.startswith("'") and literal.endswith("'")
+    assert all(0x20 <= ord(ch) < 0x7F for ch in literal)
+    # Between the delimiters every quote is escaped: nothing can close the literal early.
+    body = literal[1:-1]
+    index = body.find("'")
+    while index != -1:
+        run = len(body[:index]) - len(body[:index].rstrip("\\"))
+        assert run % 2 == 1, literal
+        index = body.find("'", index + 1)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_groovy_string_survives_java_style_unicode_preprocessing(value: str) -> None:
+    # A reader that decodes \\uXXXX before lexing must see the same single literal.
+    literal = java_unicode_preprocess(groovy_string(value))
+    assert read_groovy_config(f"x = {literal}", unicode_escapes=False) == {"x": value}
+
+
+def test_groovy_string_escapes_known_characters() -> None:
+    assert groovy_string("a'b") == "'a\\'b'"
+    assert groovy_string("a\\b") == "'a\\\\b'"
+    assert groovy_string("a\nb\rc\td") == "'a\\nb\\rc\\td'"
+    assert groovy_string("é") == "'\\u00e9'"
+    assert groovy_string("\x00") == "'\\u0000'"
+    assert groovy_string("🧬") == "'\\ud83e\\uddec'"
+    assert groovy_string("${x} $y") == "'${x} $y'"
+
+
+def test_reader_rejects_what_escaping_prevents() -> None:
+    # The reader is strict enough to notice a broken-out value.
+    with pytest.raises(GroovyError):
+        read_groovy_config("x = 'a'; process.executor = 'local'")
+    with pytest.raises(GroovyError):
+        read_groovy_config("x = 'a\nb'")
+    with pytest.raises(GroovyError):
+        read_groovy_config('x = "${y}"')
+    with pytest.raises(GroovyError):
+        read_groovy_config("x = 'a' }")
+
+
+def _config(**overrides: str) -> str:
+    values = {
+        "namespace": "pipelines",
+        "service_account": "nfk8s-runner",
+        "claim_name": "nfk8s-work",
+        "mount_path": "/workspace",
+        "launch_dir": "/workspace/launch/nf-core_rnaseq-6e3938bf",
+        "work_dir": "/workspace/work",
+        "run_id": "20261126-0153-k7f2q",
+    }
+    values.update(overrides)
+    return render_config(**values)
+
+
+def test_config_golden() -> None:
+    check_golden("nextflow.config", _config())
+
+
+HOSTILE_SETTINGS = {
+    "namespace": "ns'; process.executor = 'local",
+    "service_account": "${System.exit(1)}",
+    "claim_name": "'''\n''' + 1 + '''",
+    "mount_path": "/data/$x\\'\\",
+    "launch_dir": "/launch/é日本🧬\t\r\n}",
+    "work_dir": "C:\\temp\\u0027x\\",
+    "run_id": "id\n} evil { process.executor = 'local'\x1b[2J",
+}
+
+
+def test_config_golden_with_hostile_values() -> None:
+    check_golden("nextflow-hostile.config", _config(**HOSTILE_SETTINGS))
+
+
+def test_hostile_values_cannot_change_the_config_structure() -> None:
+    parsed = read_groovy_config(_config(**HOSTILE_SETTINGS))
+    assert parsed == {
+        "process.executor": "k8s",
+        "workDir": HOSTILE_SETTINGS["work_dir"],
+        "k8s.namespace": HOSTILE_SETTINGS["namespace"],
+        "k8s.serviceAccount": HOSTILE_SETTINGS["service_account"],
+        "k8s.storageClaimName": HOSTILE_SETTINGS["claim_name"],
+        "k8s.storageMountPath": HOSTILE_SETTINGS["mount_path"],
+        "k8s.launchDir": HOSTILE_SETTINGS["launch_dir"],
+        "k8s.workDir": HOSTILE_SETTINGS["work_dir"],
+    }
+
+
+def test_hostile_run_id_stays_inside_the_header_comment() -> None:
+    text = _config(**HOSTILE_SETTINGS)
+    first, second = text.splitlines()[:2]
+    assert first.startswith("// Generated by nfk8s for run id?} evil")
+    assert second == ""
+    assert all(0x20 <= ord(ch) < 0x7F or ch == "\n" for ch in text)
+
+
+def test_config_structure_for_plain_values() -> None:
+    assert read_groovy_config(_config()) == {
+        "process.executor": "k8s",
+        "workDir": "/workspace/work",
+        "k8s.namespace": "pipelines",
+        "k8s.serviceAccount": "nfk8s-runner",
+        "k8s.storageClaimName": "nfk8s-work",
+        "k8s.storageMountPath": "/workspace",
+        "k8s.launchDir": "/workspace/launch/nf-core_rnaseq-6e3938bf",
+        "k8s.workDir": "/workspace/work",
+    }
+
+
+# -- paths ------------------------------------------------------------------------------
+
+
+def test_launch_dir_is_stable_per_pipeline_and_distinct_between_pipelines() -> None:
+    a = launch_dir("/workspace", "nf-core/rnaseq")
+    assert a == launch_dir("/workspace/", "nf-core/rnaseq")
+    assert a == launch_dir("/workspace", "https://github.com/nf-core/rnaseq.git")
+    assert a == launch_dir("/workspace", "git@github.com:nf-core/rnaseq.git")
+    assert a.startswith("/workspace/launch/nf-core_rnaseq-")
+    assert launch_dir("/workspace", "nf-core_rnaseq") != a
+    assert launch_dir("/workspace", "nf-core/sarek") != a
+    local = launch_dir("/workspace", "/home/me/My Pipeline")
+    assert local.startswith("/workspace/launch/home_me_My_Pipeline-")
+
+
+def test_launch_dir_slug_is_bounded() -> None:
+    path = launch_dir("/w", "https://example.org/" + "x" * 300)
+    assert len(path.rsplit("/", 1)[1]) <= 60 + 9
+
+
+def test_pipeline_key() -> None:
+    assert pipeline_key("nf-core/rnaseq") == "nf-core/rnaseq"
+    assert pipeline_key("https://github.com/nf-core/rnaseq") == "nf-core/rnaseq"
+    assert pipeline_key("https://gitlab.com/g/p.git") == "gitlab.com/g/p"
+    assert pipeline_key("git@gitlab.com:g/p.git") == "gitlab.com/g/p"
+
+
+def test_work_dir() -> None:
+    assert work_dir("/workspace") == "/workspace/work"
+    assert work_dir("/workspace/") == "/workspace/work"
+
+
+def test_staged_pipeline_dir_depends_on_content_only() -> None:
+    files = {"main.nf": b"workflow {}", "bin/x.sh": b"#!/bin/sh\n"}
+    same = dict(reversed(list(files.items())))
+    assert staged_pipeline_dir("/w", files) == staged_pipeline_dir("/w", same)
+    assert staged_pipeline_dir("/w", files) != staged_pipeline_dir(
+        "/w", {**files, "main.nf": b"workflow { }"}
+    )
+    assert staged_pipeline_dir("/w", files) != staged_pipeline_dir(
+        "/w", {"main.nf": b"workflow {}", "bin/y.sh": b"#!/bin/sh\n"}
+    )
+    assert staged_pipeline_dir("/w", files).startswith("/w/.nfk8s/pipelines/")
+
+
+# -- driver argv ------------------------------------------------------------------------
+
+
+def test_driver_argv_full() -> None:
+    spec = RunSpec(
+        run_id="r1",
+        pipeline="nf-core/rnaseq",
+        revision="3.14.0",
+        profile="test,docker",
+        resume=True,
+    )
+    argv = driver_argv(
+        spec,
+        config_paths=["/etc/nfk8s/nextflow.config", "/etc/nfk8s/user-1.config"],
+        params_path="/etc/nfk8s/params.json",
+        pipeline_path=None,
+    )
+    assert argv == [
+        "nextflow",
+        "run",
+        "nf-core/rnaseq",
+        "-name",
+        "r1",
+        "-c",
+        "/etc/nfk8s/nextflow.config",
+        "-c",
+        "/etc/nfk8s/user-1.config",
+        "-params-file",
+        "/etc/nfk8s/params.json",
+        "-r",
+        "3.14.0",
+        "-profile",
+        "test,docker",
+        "-resume",
+    ]
+
+
+def test_driver_argv_minimal_and_local() -> None:
+    spec = RunSpec(run_id="r1", pipeline="/home/me/p", local_pipeline={"main.nf": b""})
+    argv = driver_argv(spec, config_paths=["/c"], params_path=None, pipeline_path="/w/p")
+    assert argv == ["nextflow", "run", "/w/p", "-name", "r1", "-c", "/c"]
+
+
+def test_driver_argv_never_passes_an_option_as_the_pipeline() -> None:
+    spec = RunSpec(run_id="r1", pipeline="-resume")
+    with pytest.raises(ValueError, match="option"):
+        driver_argv(spec, config_paths=[], params_path=None)
+
+
+def test_driver_argv_keeps_shell_characters_as_data() -> None:
+    spec = RunSpec(run_id="r1", pipeline="owner/repo", profile="a;rm -rf /")
+    argv = driver_argv(spec, config_paths=[], params_path=None)
+    assert argv[-2:] == ["-profile", "a;rm -rf /"]
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("FASTQC", "FASTQC"),
+        ("NFCORE_RNASEQ:RNASEQ:FASTQC", "NFCORE_RNASEQ_RNASEQ_FASTQC"),
+        ("execute_jobs (12)", "execute_jobs_12"),
+        (":lead:and:trail:", "lead_and_trail"),
+        ("A" * 70, "A" * 63),
+        ("x" * 62 + ":y", "x" * 62),
+    ],
+)
+def test_nextflow_label_value(name: str, label: str) -> None:
+    assert nextflow_label_value(name) == label
