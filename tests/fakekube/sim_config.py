@@ -15,6 +15,7 @@ Three small readers, none of which executes anything:
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -515,6 +516,9 @@ class _ConfigParser:
     def include(self, path: str) -> None:
         if self.read_file is None or self.depth > 8:
             return
+        if not path.startswith("/") and "/" in self.source:
+            # Relative includes resolve against the including file's directory.
+            path = posixpath.join(posixpath.dirname(self.source), path)
         text = self.read_file(path)
         if text is None:
             raise ConfigError(f"Config file does not exist: {path}")
