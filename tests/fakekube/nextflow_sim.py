@@ -12,8 +12,8 @@ Scenarios, chosen by the pipeline name
 
 ``sim/hello``   one process ``sayHello`` x 4 tasks, success (exit 0).
 ``sim/fail``    ``SIM_FAIL:PREPARE`` then ``SIM_FAIL:ALIGN``; ``ALIGN (sample2)`` exits 1 while
-                its siblings still run: NOTE-less ``ERROR ~ Error executing process`` block,
-                ``WARN: Killing running tasks (N)``, exit 1.
+                its siblings still run: the ``ERROR ~ Error executing process`` block, then
+                ``WARN: Killing running tasks (3)``, exit 1.
 ``sim/slow``    ``SIM_SLOW:SLEEP`` x 3 tasks of 600 simulated seconds (cancel/interrupt tests).
 ``sim/chatty``  a driver that prints many extra lines (see the chatter knobs), exit 0.
 ``sim/oom``     ``SIM_OOM:ASSEMBLE (sample1)`` is OOMKilled (137) on both attempts
@@ -37,6 +37,18 @@ anything else   (``nf-core/rnaseq``, ``/etc/nfk8s/pipeline``, a git URL) a gener
 
 With ``-resume``, ``sim/hello`` reports the first half of its tasks and the generic run its
 first two processes plus half of ``TRIMGALORE`` as ``[hash] Cached process > ...`` (no pod).
+The session id is the last one used for the same pipeline in the same namespace of the same
+fake cluster (``.nextflow/history`` in the launch directory), else a new one; ``-resume
+<uuid>`` uses that id and ``NXF_UUID`` in the driver env fixes a new run's id. A project is
+"pulled" (``Pulling ... / downloaded from ...``) on its first run in a namespace only.
+
+Truth for tests
+===============
+
+``RESULTS[(driver namespace, run name)]`` is a ``SimResult``, updated while the run goes
+and final when ``run_driver`` returns: per-process ``ProcessCounts``, session id, status,
+exit code, created pod/Job names and every printed line. ``get_result`` reads it under the
+lock, ``SimResult.snapshot()`` copies it consistently, ``reset()`` forgets everything.
 
 Knobs (pipeline params, from ``-params-file``, ``--name value`` or ``params`` in a config)
 ===========================================================================================
@@ -430,14 +442,13 @@ def _greetings(i: int, _tag: str | None) -> list[str]:
 
 def build_scenario(pipeline: str, params: dict[str, Any]) -> Scenario:
     """The tasks, timings and failures a pipeline name stands for."""
-    secs = params.get("sim_task_seconds")
     rate = _num(params, "sim_lines_per_second", 0.0)
     total = _int(params, "sim_log_lines", 0)
     if total and not rate:
         rate = 10_000.0
 
     def t(default: float) -> float:
-        return _num(params, "sim_task_seconds", default) if secs is not None else default
+        return _num(params, "sim_task_seconds", default)
 
     key = pipeline
     if pipeline == "sim/hello":
@@ -729,7 +740,6 @@ class _Driver:
         self.vol_counter = 0
         self.lines_emitted = 0
         self.pod_counter = 0
-        self.rng = random.Random()
 
     # ---------------------------------------------------------------- output
 
@@ -790,7 +800,8 @@ class _Driver:
                 "  sim_crash {\n  ^"
             )
         self.setup_session(history)
-        history.run_names.add(self.opts.run_name)
+        with _RESULTS_LOCK:
+            history.run_names.add(str(self.opts.run_name))
         return scenario
 
     def setup_session(self, history: _LaunchHistory) -> None:
@@ -801,7 +812,8 @@ class _Driver:
             session = history.last_session
         else:
             session = self.ctx.env.get("NXF_UUID") or str(uuid.uuid4())
-        history.last_session = session
+        with _RESULTS_LOCK:
+            history.last_session = session
         self.session = session
         self.result.session_id = session
         self.result.resumed = bool(resume)
@@ -833,7 +845,7 @@ class _Driver:
         self.pending_secs = _num(self.params, "sim_pending_seconds", 0.5)
 
     def pull_project(self) -> None:
-        repo, _url = self.repository()
+        repo, url = self.repository()
         if repo is None:
             return
         st = _cluster_state(self.api)
@@ -842,7 +854,7 @@ class _Driver:
             first = key not in st.pulled
             st.pulled.add(key)
         if first:
-            self.out(f"Pulling {repo} ...", f" downloaded from {_url}.git")
+            self.out(f"Pulling {repo} ...", f" downloaded from {url}.git")
         elif self.opts.latest:
             self.out(f"Pulling {repo} ...", " Already-up-to-date")
 
@@ -1148,6 +1160,24 @@ class _Driver:
             return _State("error", message=f"K8s Job {name} execution failed: {msg}")
         return _PENDING
 
+    def poll_task(self, task: _Task) -> _State:
+        """A failed status request kills the task and fails the run, as in Nextflow."""
+        try:
+            return self.state(task)
+        except StatusError as e:
+            self.running.remove(task)
+            self.result.count(task.proc.name, "failed")
+            if self.cleanup:
+                self.delete(task)
+            name = task.resource or ""
+            path = (
+                f"/api/v1/namespaces/{self.task_ns}/pods/{name}/status"
+                if self.result.resource == "pods"
+                else f"/api/v1/namespaces/{self.task_ns}/pods?labelSelector=job-name={name}"
+            )
+            cause = [f"Request GET {path} returned an error code={e.code}"]
+            raise _Fault(self.fault_lines(task, cause + _status_error_text(e))) from e
+
     def delete(self, task: _Task) -> None:
         kind = self.result.resource
         name = task.resource or ""
@@ -1292,7 +1322,7 @@ class _Driver:
                 if self.ctx.terminating:
                     return self.terminate()
                 for task in list(self.running):
-                    st = self.state(task)
+                    st = self.poll_task(task)
                     if st.kind not in ("pending", "running"):
                         self.complete(task, st)
         except _Fault as f:

@@ -60,6 +60,7 @@ class Store:
         self.deleted: list[tuple[str, str, str | None]] = []
         self.deny: set[str] = set()
         self.failures: list[StatusError] = []
+        self.get_failures: list[StatusError] = []
         self.max_live_pods = 0
         self.seq = itertools.count(1)
 
@@ -160,6 +161,8 @@ class Store:
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
         with self.lock:
+            if self.get_failures:
+                raise self.get_failures.pop(0)
             key = (resource, namespace, name)
             if key not in self.objs:
                 raise StatusError(404, "NotFound", f'{resource} "{name}" not found')

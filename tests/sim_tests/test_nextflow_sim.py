@@ -395,6 +395,22 @@ def test_transient_api_errors_are_retried(store: Store) -> None:
     assert len(store.created_of("pods")) == 4
 
 
+def test_refused_status_request_fails_the_run(store: Store) -> None:
+    store.get_failures.append(StatusError(403, "Forbidden", "pods is forbidden: get"))
+    rc, ctx = run(store, "sim/hello")
+    assert rc == 1
+    parse_transcript(ctx.lines)
+    cause = ctx.lines[ctx.lines.index("Caused by:") + 1]
+    assert re.fullmatch(
+        r"  Request GET /api/v1/namespaces/default/pods/nf-\w+-\w+/status returned an error "
+        r"code=403",
+        cause,
+    )
+    assert ctx.lines[-1] == "WARN: Killing running tasks (3)"
+    assert store.names("pods") == set()
+    assert result().processes["sayHello"].failed == 1
+
+
 def test_deleted_task_pod_is_resubmitted(store: Store) -> None:
     ctx = make_ctx(store, "sim/slow", params=json.dumps({"sim_tasks": 1, "sim_task_seconds": 20}))
 
