@@ -232,6 +232,7 @@ class PodWorker(threading.Thread):
         self.gone = threading.Event()  # the pod object no longer exists
         self.wake = threading.Event()
         self.grace_deadline: float | None = None  # monotonic
+        self.running = False  # containers started and not yet terminated
         self.started_at: str | None = None
 
     # ---------------------------------------------------------------- signals
@@ -243,8 +244,12 @@ class PodWorker(threading.Thread):
             self.grace_deadline = deadline
         if grace_seconds <= 0:
             self.kill.set()
+        first = not self.term.is_set()
         self.term.set()
         self.wake.set()
+        if first and self.running:
+            for c in self.pod["spec"].get("containers") or []:
+                self._event("Normal", "Killing", f"Stopping container {c['name']}", c["name"])
 
     def removed(self) -> None:
         self.gone.set()
@@ -571,6 +576,16 @@ class PodWorker(threading.Thread):
 
         if self._mutate(running) is None:
             return 137, "Error"
+        self.running = True
+        try:
+            return self._run_main(main, annotations, bufs)
+        finally:
+            self.running = False
+
+    def _run_main(
+        self, main: dict[str, Any], annotations: dict[str, str], bufs: dict[str, LogBuffer]
+    ) -> tuple[int, str]:
+        ctrl = self.ctrl
 
         argv = list(main.get("command") or []) + list(main.get("args") or [])
         if argv and argv[0].rsplit("/", 1)[-1] == "nextflow":
@@ -735,9 +750,6 @@ class PodWorker(threading.Thread):
     def _await_deletion(self) -> None:
         """A finished pod stays until someone deletes it; a deleted one is removed now."""
         if self.term.is_set() and not self.gone.is_set():
-            for c in self.pod["spec"].get("containers") or []:
-                if (self.pod.get("status") or {}).get("phase") == "Running":
-                    self._event("Normal", "Killing", f"Stopping container {c['name']}", c["name"])
             self._remove()
 
     def _remove(self) -> None:
@@ -1067,8 +1079,10 @@ class JobController:
                     else:
                         self._schedule(ns, name, due - time.monotonic())
                 if ads is not None and status.get("startTime"):
+                    # Deadlines run on the server clock, unscaled; re-checking often lets a
+                    # test jump the clock (clock_offset) past a deadline.
                     left = parse_time(status["startTime"]) + ads - now_s
-                    self._schedule(ns, name, left / ctrl.speed if left > 0 else 0)
+                    self._schedule(ns, name, min(max(left, 0.0), 0.1))
             status["conditions"] = conds
             if not conds:
                 status.pop("conditions")
@@ -1107,7 +1121,7 @@ class JobController:
                                 preconditions={"uid": uid},
                             )
                     else:
-                        self._schedule(ns, name, left / ctrl.speed)
+                        self._schedule(ns, name, min(left, 0.1))
 
     def _write_status(self, job: dict[str, Any], status: dict[str, Any]) -> None:
         def fn(j: dict[str, Any]) -> None:

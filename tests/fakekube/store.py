@@ -340,7 +340,8 @@ class Store:
             start = ""
             if continue_token:
                 token_rv, start = decode_continue(continue_token)
-                if token_rv < self._floor[resource]:
+                # A list snapshot cannot be continued once history up to it was compacted.
+                if token_rv <= self._floor[resource]:
                     raise expired(
                         "The provided continue parameter is too old to display a consistent "
                         "list result. You can start a new list without the continue "
