@@ -18,8 +18,10 @@ SCHEMA_VERSION = 1
 REDACTED = "***"
 
 # Substrings of parameter names whose values must never reach the record or a log.
+# "auth" must end the word (case-sensitively, for camelCase) so "author" is not a secret.
 _SECRET_KEY = re.compile(
-    r"password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?|auth",
+    r"password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?"
+    r"|auth(?:ori[sz]ation|entication)?(?!(?-i:[a-z]))",
     re.IGNORECASE,
 )
 

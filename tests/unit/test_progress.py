@@ -1,0 +1,292 @@
+"""Task counts from pod watch events and driver log lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nfk8s.models import ProcessCounts
+from nfk8s.nextflow import parse_line
+from nfk8s.progress import MAX_ERRORS, ProgressTracker, pod_state
+
+SESSION = "1f0a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8"
+
+
+def pod(
+    hash8: str,
+    process_label: str,
+    phase: str | None,
+    rv: str | int = "1",
+    *,
+    exit_code: int | None = None,
+    running: bool = False,
+    uid: str | None = None,
+) -> dict[str, Any]:
+    """A task pod as Nextflow's k8s executor creates it (name nf-<hash>-<suffix>)."""
+    container: dict[str, Any] = {"name": f"nf-{hash8}", "state": {}}
+    if exit_code is not None:
+        container["state"] = {"terminated": {"exitCode": exit_code, "reason": "Completed"}}
+    elif running:
+        container["state"] = {"running": {"startedAt": "2026-11-26T01:00:00Z"}}
+    status: dict[str, Any] = {"containerStatuses": [container]}
+    if phase is not None:
+        status["phase"] = phase
+    name = f"nf-{hash8}0123456789abcdef01234567-ab12c"
+    return {
+        "metadata": {
+            "name": name,
+            "uid": uid or f"uid-{hash8}",
+            "resourceVersion": str(rv),
+            "labels": {
+                "nextflow.io/app": "nextflow",
+                "nextflow.io/runName": "20261126-0153-k7f2q",
+                "nextflow.io/processName": process_label,
+                "nextflow.io/taskName": f"{process_label}_1",
+                "nextflow.io/sessionId": f"uuid-{SESSION}",
+            },
+        },
+        "status": status,
+    }
+
+
+def feed_log(tracker: ProgressTracker, *lines: str) -> None:
+    for line in lines:
+        event = parse_line(line)
+        assert event is not None, line
+        tracker.apply_log_event(event)
+
+
+def test_pod_state() -> None:
+    assert pod_state(pod("ab123456", "P", "Pending")) == "pending"
+    assert pod_state(pod("ab123456", "P", "Running", running=True)) == "running"
+    assert pod_state(pod("ab123456", "P", "Succeeded", exit_code=0)) == "succeeded"
+    assert pod_state(pod("ab123456", "P", "Failed", exit_code=1)) == "failed"
+    # The container state is ahead of the phase.
+    assert pod_state(pod("ab123456", "P", "Running", exit_code=0)) == "succeeded"
+    assert pod_state(pod("ab123456", "P", "Running", exit_code=137)) == "failed"
+    assert pod_state(pod("ab123456", "P", None)) == "pending"
+    assert pod_state(pod("ab123456", "P", "Unknown")) is None
+
+
+def test_lifecycle_moves_counts() -> None:
+    tracker = ProgressTracker()
+    assert tracker.apply_pod_event("ADDED", pod("ab123456", "FASTQC", "Pending", 1))
+    assert tracker.snapshot() == {"FASTQC": ProcessCounts(pending=1)}
+    tracker.apply_pod_event("MODIFIED", pod("ab123456", "FASTQC", "Running", 2, running=True))
+    assert tracker.snapshot() == {"FASTQC": ProcessCounts(running=1)}
+    tracker.apply_pod_event("MODIFIED", pod("ab123456", "FASTQC", "Succeeded", 3, exit_code=0))
+    assert tracker.snapshot() == {"FASTQC": ProcessCounts(succeeded=1)}
+    # Nextflow deletes finished task pods: the count stays.
+    tracker.apply_pod_event("DELETED", pod("ab123456", "FASTQC", "Succeeded", 4, exit_code=0))
+    assert tracker.snapshot() == {"FASTQC": ProcessCounts(succeeded=1)}
+    assert tracker.session_id == SESSION
+
+
+def test_replayed_events_count_once() -> None:
+    tracker = ProgressTracker()
+    events = [
+        ("ADDED", pod("ab123456", "A", "Pending", 1)),
+        ("MODIFIED", pod("ab123456", "A", "Running", 2, running=True)),
+        ("ADDED", pod("cd123456", "A", "Running", 3, running=True)),
+    ]
+    for kind, obj in events:
+        tracker.apply_pod_event(kind, obj)
+    first = tracker.snapshot()
+    for kind, obj in events + events:
+        assert not tracker.apply_pod_event(kind, obj)
+    assert tracker.snapshot() == first == {"A": ProcessCounts(running=2)}
+
+
+def test_older_resource_version_is_ignored() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("MODIFIED", pod("ab123456", "A", "Running", 10, running=True))
+    assert not tracker.apply_pod_event("MODIFIED", pod("ab123456", "A", "Pending", 9))
+    assert tracker.snapshot() == {"A": ProcessCounts(running=1)}
+
+
+def test_finished_is_final() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("MODIFIED", pod("ab123456", "A", "Failed", 5, exit_code=1))
+    # A stale view with an opaque (non-numeric) version cannot revive it.
+    tracker.apply_pod_event("MODIFIED", pod("ab123456", "A", "Running", "x", running=True))
+    assert tracker.snapshot() == {"A": ProcessCounts(failed=1)}
+
+
+def test_first_seen_deleted_counts_by_exit_code() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("DELETED", pod("aa000001", "A", "Running", 7, exit_code=0))
+    tracker.apply_pod_event("DELETED", pod("aa000002", "A", "Running", 8, exit_code=2))
+    assert tracker.snapshot() == {"A": ProcessCounts(succeeded=1, failed=1)}
+
+
+def test_deleted_before_finishing_is_not_left_running() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("ADDED", pod("aa000001", "A", "Running", 1, running=True))
+    tracker.apply_pod_event("ADDED", pod("aa000002", "A", "Pending", 2))
+    tracker.apply_pod_event("DELETED", pod("aa000001", "A", "Running", 3, running=True))
+    tracker.apply_pod_event("DELETED", pod("aa000002", "A", "Pending", 4))
+    assert tracker.snapshot() == {"A": ProcessCounts(failed=2)}
+
+
+def test_non_task_pods_and_bookmarks_are_ignored() -> None:
+    tracker = ProgressTracker()
+    driver = {"metadata": {"name": "nfk8s-r-abcde", "labels": {"job-name": "nfk8s-r"}}}
+    assert not tracker.apply_pod_event("ADDED", driver)
+    assert not tracker.apply_pod_event("BOOKMARK", {"metadata": {"resourceVersion": "9"}})
+    assert not tracker.apply_pod_event("ERROR", pod("ab123456", "A", "Running"))
+    assert tracker.snapshot() == {}
+
+
+def test_label_maps_back_to_the_process_name() -> None:
+    tracker = ProgressTracker()
+    feed_log(
+        tracker,
+        "[ab/123456] Submitted process > NFCORE_RNASEQ:RNASEQ:FASTQC (s1)",
+        "[cd/654321] Submitted process > NFCORE_RNASEQ:RNASEQ:TRIMGALORE (s1)",
+    )
+    # Matched by task hash (pod name) and by sanitised label.
+    tracker.apply_pod_event("ADDED", pod("ab123456", "NFCORE_RNASEQ_RNASEQ_FASTQC", "Pending"))
+    other = pod("ef999999", "NFCORE_RNASEQ_RNASEQ_TRIMGALORE", "Running", running=True)
+    tracker.apply_pod_event("ADDED", other)
+    tracker.apply_pod_event("ADDED", pod("0f000000", "UNSEEN_PROCESS", "Pending"))
+    assert tracker.snapshot() == {
+        "NFCORE_RNASEQ:RNASEQ:FASTQC": ProcessCounts(pending=1),
+        "NFCORE_RNASEQ:RNASEQ:TRIMGALORE": ProcessCounts(running=1),
+        "UNSEEN_PROCESS": ProcessCounts(pending=1),
+    }
+
+
+def test_pods_seen_before_the_log_line_are_renamed_later() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("ADDED", pod("ab123456", "WF_ALIGN", "Pending"))
+    assert set(tracker.snapshot()) == {"WF_ALIGN"}
+    feed_log(tracker, "[ab/123456] Submitted process > WF:ALIGN (x)")
+    assert tracker.snapshot() == {"WF:ALIGN": ProcessCounts(pending=1)}
+
+
+def test_cached_and_stored_from_the_log() -> None:
+    tracker = ProgressTracker()
+    lines = [
+        "[25/55f4e7] Cached process > irods (ImmHet6564352)",
+        "[10/2f2af3] Cached process > irods (ImmHet6564353)",
+        "[skipping] Stored process > INDEX (genome)",
+    ]
+    feed_log(tracker, *lines)
+    feed_log(tracker, *lines)  # the log re-read after a reconnect
+    assert tracker.snapshot() == {
+        "irods": ProcessCounts(cached=2),
+        "INDEX": ProcessCounts(cached=1),
+    }
+    assert tracker.totals() == ProcessCounts(cached=3)
+
+
+def test_retries_count_once_and_hide_the_failed_attempt() -> None:
+    tracker = ProgressTracker()
+    feed_log(tracker, "[94/b48eac] Submitted process > FASTP (2)")
+    tracker.apply_pod_event("ADDED", pod("94b48eac", "FASTP", "Running", 1, running=True))
+    tracker.apply_pod_event("MODIFIED", pod("94b48eac", "FASTP", "Failed", 2, exit_code=137))
+    assert tracker.snapshot() == {"FASTP": ProcessCounts(failed=1)}
+    feed_log(
+        tracker,
+        "[94/b48eac] NOTE: Process `FASTP (2)` terminated with an error exit status (137)"
+        " -- Execution is retried (1)",
+        "[1f/a1a4ca] Re-submitted process > FASTP (2)",
+    )
+    tracker.apply_pod_event("ADDED", pod("1fa1a4ca", "FASTP", "Running", 3, running=True))
+    assert tracker.snapshot() == {"FASTP": ProcessCounts(running=1, retried=1)}
+    tracker.apply_pod_event("MODIFIED", pod("1fa1a4ca", "FASTP", "Succeeded", 4, exit_code=0))
+    assert tracker.snapshot() == {"FASTP": ProcessCounts(succeeded=1, retried=1)}
+
+
+def test_retries_from_either_form_alone() -> None:
+    notes_only = ProgressTracker()
+    feed_log(
+        notes_only,
+        "[d1/4aa5ff] NOTE: Process `execute_jobs (334)` terminated with an error exit status"
+        " (127) -- Execution is retried (2)",
+        "[b5/4f2f5d] NOTE: Process `execute_jobs (332)` terminated with an error exit status"
+        " (127) -- Execution is retried (2)",
+    )
+    assert notes_only.snapshot()["execute_jobs"].retried == 2
+    old_style = ProgressTracker()
+    feed_log(
+        old_style,
+        "WARN: Process `Mapping (A)` terminated with an error exit status (143)"
+        " -- Execution is retried (1)",
+        "[96/507b97] Re-submitted process > Mapping (A)",
+        "[6c/dc5207] Re-submitted process > Mapping (B)",
+    )
+    assert old_style.snapshot()["Mapping"].retried == 2
+
+
+def test_ignored_errors_stay_failed() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("MODIFIED", pod("7ea18dee", "PREPROC_grouptgt", "Failed", exit_code=1))
+    feed_log(
+        tracker,
+        "[7e/a18dee] NOTE: Process `PREPROC:grouptgt (grouptgt)` terminated with an error"
+        " exit status (127) -- Error is ignored",
+    )
+    assert tracker.snapshot() == {"PREPROC:grouptgt": ProcessCounts(failed=1)}
+
+
+def test_errors_and_launch_info() -> None:
+    tracker = ProgressTracker()
+    feed_log(
+        tracker,
+        "Launching `nf-core/rnaseq` [20261126-0153-k7f2q] DSL2 - revision: 5e54b29cb3 [3.14.0]",
+        "ERROR ~ Error executing process > 'FASTQC (s1)'",
+        "ERROR ~ Error executing process > 'FASTQC (s1)'",
+        "ERROR ~ Something else broke",
+    )
+    assert tracker.run_name == "20261126-0153-k7f2q"
+    assert tracker.revision == "5e54b29cb3"
+    assert [(e.kind.value, e.process) for e in tracker.errors] == [
+        ("task_error", "FASTQC"),
+        ("error", None),
+    ]
+    for i in range(MAX_ERRORS + 10):
+        feed_log(tracker, f"ERROR ~ problem {i}")
+    assert len(tracker.errors) == MAX_ERRORS
+
+
+def test_order_follows_first_appearance() -> None:
+    tracker = ProgressTracker()
+    feed_log(
+        tracker,
+        "[aa/000001] Submitted process > B (1)",
+        "[aa/000002] Submitted process > A (1)",
+        "[aa/000003] Cached process > C (1)",
+    )
+    tracker.apply_pod_event("ADDED", pod("ff000000", "Z", "Pending"))
+    assert list(tracker.snapshot()) == ["B", "A", "C", "Z"]
+
+
+@pytest.mark.parametrize("replays", [1, 3])
+def test_mixed_run_totals(replays: int) -> None:
+    tracker = ProgressTracker()
+    lines = [
+        "[aa/000001] Cached process > INDEX (ref)",
+        "[aa/000002] Submitted process > ALIGN (s1)",
+        "[aa/000003] Submitted process > ALIGN (s2)",
+        "[aa/000004] Submitted process > ALIGN (s3)",
+    ]
+    pods = [
+        ("ADDED", pod("aa000002", "ALIGN", "Running", 1, running=True)),
+        ("MODIFIED", pod("aa000002", "ALIGN", "Succeeded", 5, exit_code=0)),
+        ("DELETED", pod("aa000002", "ALIGN", "Succeeded", 6, exit_code=0)),
+        ("ADDED", pod("aa000003", "ALIGN", "Pending", 2)),
+        ("MODIFIED", pod("aa000003", "ALIGN", "Failed", 7, exit_code=1)),
+        ("ADDED", pod("aa000004", "ALIGN", "Running", 3, running=True)),
+    ]
+    for _ in range(replays):
+        feed_log(tracker, *lines)
+        for kind, obj in pods:
+            tracker.apply_pod_event(kind, obj)
+    assert tracker.snapshot() == {
+        "INDEX": ProcessCounts(cached=1),
+        "ALIGN": ProcessCounts(running=1, succeeded=1, failed=1),
+    }
+    assert tracker.totals() == ProcessCounts(running=1, succeeded=1, failed=1, cached=1)
+    assert tracker.totals().total == 4
