@@ -55,6 +55,7 @@ NF_SESSION_LABEL = "nextflow.io/sessionId"
 
 # The label holds a sanitised name; this keeps the pipeline as the user wrote it.
 PIPELINE_ANNOTATION = "nfk8s.io/pipeline"
+SUBMITTED_BY_ANNOTATION = "nfk8s.io/submitted-by"
 # On the Lease: which Job keeps the lock alive once it exists.
 JOB_NAME_ANNOTATION = "nfk8s.io/job-name"
 JOB_UID_ANNOTATION = "nfk8s.io/job-uid"
@@ -82,7 +83,6 @@ MAX_LABEL_LENGTH = 63
 MAX_RUN_ID_LENGTH = MAX_LABEL_LENGTH - len(RECORD_PREFIX)
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
