@@ -28,6 +28,7 @@ from tests.fakekube.selectors import (
     parse_label_selector,
 )
 from tests.fakekube.store import Store, bad_request, filter_event, not_found
+from tests.fakekube.tables import to_table, wants_table
 from tests.fakekube.util import Clock, parse_time
 
 JSON = "application/json"
@@ -439,7 +440,20 @@ class Handler(BaseHTTPRequestHandler):
         dry_run = query.get("dryRun", "") == "All"
         v = info.verb
         if v == "get":
-            self._send_json(200, store.get(rt.name, ns, info.name))
+            obj = store.get(rt.name, ns, info.name)
+            if self._table():
+                self._send_json(
+                    200,
+                    to_table(
+                        rt,
+                        [obj],
+                        self.state.clock.now(),
+                        include_object=query.get("includeObject", "Metadata"),
+                        resource_version=obj["metadata"].get("resourceVersion", ""),
+                    ),
+                )
+                return
+            self._send_json(200, obj)
         elif v == "list":
             self._list(rt, ns, query)
         elif v == "watch":
@@ -464,6 +478,9 @@ class Handler(BaseHTTPRequestHandler):
             self._delete_collection(rt, ns, query, body)
         else:
             raise _method_not_allowed()
+
+    def _table(self) -> bool:
+        return wants_table(self.headers.get("Accept", ""))
 
     def _json_body(self, body: bytes, method: str) -> Any:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -508,6 +525,19 @@ class Handler(BaseHTTPRequestHandler):
             limit=max(limit, 0),
             continue_token=query.get("continue", ""),
         )
+        if self._table():
+            self._send_json(
+                200,
+                to_table(
+                    rt,
+                    res.items,
+                    self.state.clock.now(),
+                    include_object=query.get("includeObject", "Metadata"),
+                    resource_version=res.resource_version,
+                    continue_token=res.continue_token,
+                ),
+            )
+            return
         meta: dict[str, Any] = {"resourceVersion": res.resource_version}
         if res.continue_token:
             meta["continue"] = res.continue_token
@@ -551,6 +581,23 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(_event_line("ERROR", status_body(410, "Expired", err.message)))
             self._end_stream()
             return
+        table = self._table()
+        include = query.get("includeObject", "Metadata")
+        first_table = [True]
+
+        def encode(etype: str, obj: dict[str, Any]) -> bytes:
+            if table and etype in ("ADDED", "MODIFIED", "DELETED"):
+                obj = to_table(
+                    rt,
+                    [obj],
+                    st.clock.now(),
+                    include_object=include,
+                    resource_version=obj["metadata"].get("resourceVersion", ""),
+                    columns=first_table[0],
+                )
+                first_table[0] = False
+            return _event_line(etype, obj)
+
         sent = 0
         cut = decision.cut_after
         deadline = time.monotonic() + (timeout if timeout is not None else DEFAULT_WATCH_TIMEOUT)
@@ -563,7 +610,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if cut is not None and sent >= cut:
                     raise _Dropped
-                self._chunk(_event_line(out[0], out[1]))
+                self._chunk(encode(out[0], out[1]))
                 sent += 1
                 last_rv = str(ev.rv)
             if send_initial and bookmarks:
@@ -609,7 +656,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if cut is not None and sent >= cut:
                     raise _Dropped
-                self._chunk(_event_line(out[0], out[1]))
+                self._chunk(encode(out[0], out[1]))
                 sent += 1
             if not st.stopping.is_set():
                 self._end_stream()
