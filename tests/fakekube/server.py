@@ -245,6 +245,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.end_headers()
         self._status = 200
+        self._on_stream_start()
 
     def _chunk(self, data: bytes) -> None:
         if data:
@@ -264,7 +265,31 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         info = parse_request_info(method, path, query)
         self._status = 0
+        self._recorded = False
         started = st.clock.now()
+
+        def record() -> None:
+            if self._recorded or not (info.api or path.startswith(("/api", "/apis"))):
+                return
+            self._recorded = True
+            st.requests.add(
+                RequestRecord(
+                    method=method,
+                    path=path,
+                    verb=info.verb,
+                    resource=info.resource,
+                    subresource=info.subresource,
+                    namespace=info.namespace,
+                    name=info.name,
+                    query=query,
+                    status=self._status,
+                    timestamp=started,
+                    group=info.group,
+                )
+            )
+
+        # Streams are logged when they start, so tests can see an open watch or follow.
+        self._on_stream_start = record
         body = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
         decision = FaultDecision()
         try:
@@ -300,22 +325,7 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self._send_status(StatusError(500, "InternalError", f"Internal error occurred: {exc}"))
         finally:
-            if info.api or path.startswith(("/api", "/apis")):
-                st.requests.add(
-                    RequestRecord(
-                        method=method,
-                        path=path,
-                        verb=info.verb,
-                        resource=info.resource,
-                        subresource=info.subresource,
-                        namespace=info.namespace,
-                        name=info.name,
-                        query=query,
-                        status=self._status,
-                        timestamp=started,
-                        group=info.group,
-                    )
-                )
+            record()
 
     def _authenticate(self, path: str) -> None:
         st = self.state
