@@ -1,1 +1,534 @@
-"""Placeholder replaced below."""
+"""The ``nfk8s`` command line: parse, call one use case, render; errors become exit codes here.
+
+Heavy modules (``kubernetes``, Rich, pydantic-settings) are imported inside commands, so
+``--help``, ``--version`` and completion start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from nfk8s import __version__
+
+if TYPE_CHECKING:
+    from nfk8s.kube import Kube
+    from nfk8s.render import Messages
+    from nfk8s.settings import Settings
+
+HELP = """Run Nextflow pipelines on Kubernetes, with no server process.
+
+One run at a time per namespace, guarded by a Lease; each run is recorded in a labelled
+ConfigMap and executed as a Job. Exit codes mirror the run: 0 succeeded, 1 failed,
+2 bad input, 3 lock busy, 4 timed out, 5 cancelled, 6 cluster error, 130 detached.
+"""
+
+app = typer.Typer(
+    name="nfk8s",
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+@dataclass
+class Globals:
+    context: str | None = None
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    no_color: bool = False
+    verbose: bool = False
+
+
+_globals = Globals()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nfk8s {__version__}")
+        raise typer.Exit
+
+
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", help="Kubeconfig context to use.", show_default=False)
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Namespace of the runs.", show_default=False),
+]
+KubeconfigOpt = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", help="Path to the kubeconfig file.", show_default=False),
+]
+OutputOpt = Annotated[
+    Output | None,
+    typer.Option("--output", "-o", help="Output format.", show_default=False),
+]
+
+
+@app.callback()
+def _main(
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain output without colours.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say more about what is happening.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    _globals.context = context
+    _globals.namespace = namespace
+    _globals.kubeconfig = kubeconfig
+    _globals.no_color = no_color
+    _globals.verbose = verbose
+
+
+# -- shared plumbing ------------------------------------------------------------------
+
+
+def _messages() -> Messages:
+    from nfk8s.render import Messages, color_enabled
+
+    return Messages(sys.stderr, color=color_enabled(_globals.no_color, sys.stderr))
+
+
+def _fail(message: str, hint: str | None, code: int) -> NoReturn:
+    _messages().error(message, hint)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn nfk8s errors into a one-line message and the exit code of the table."""
+    from nfk8s.errors import Nfk8sError
+
+    try:
+        yield
+    except Nfk8sError as exc:
+        _fail(exc.message, exc.hint, int(exc.exit_code))
+
+
+def _overrides(
+    context: str | None, namespace: str | None, kubeconfig: str | None, **extra: Any
+) -> dict[str, Any]:
+    values = {
+        "context": context or _globals.context,
+        "namespace": namespace or _globals.namespace,
+        "kubeconfig": kubeconfig or _globals.kubeconfig,
+        **extra,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _connect(settings: Settings) -> Kube:
+    from nfk8s.kube import Kube, KubeTarget
+
+    return Kube.connect(
+        KubeTarget(
+            kubeconfig=settings.kubeconfig, context=settings.context, namespace=settings.namespace
+        )
+    )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A CI runner cancelling the step sends SIGTERM: treat it like Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _submitter() -> tuple[str, str | None]:
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    actor = (
+        os.environ.get("GITHUB_ACTOR")
+        or os.environ.get("GITLAB_USER_LOGIN")
+        or os.environ.get("BUILDKITE_BUILD_CREATOR")
+    )
+    return user, actor
+
+
+def _write_github_output(run_id: str) -> None:
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as fh:
+            fh.write(f"run-id={run_id}\n")
+
+
+# -- run ------------------------------------------------------------------------------
+
+RUN_EPILOG = """Examples:
+
+  nfk8s run nf-core/rnaseq -r 3.14.0 --profile test -p outdir=/workspace/out
+
+  nfk8s run ./my-pipeline --params-file params.yaml --timeout 6h --detach
+
+  nfk8s run nf-core/sarek --wait-lock=30m   # queue behind the active run
+"""
+
+
+@app.command(epilog=RUN_EPILOG)
+def run(
+    pipeline: Annotated[
+        str, typer.Argument(help="Remote project (owner/repo, git URL) or a local directory.")
+    ],
+    revision: Annotated[
+        str | None, typer.Option("--revision", "-r", help="Git branch, tag or commit.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Nextflow profile(s), comma-separated.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Pipeline parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    params_file: Annotated[
+        Path | None, typer.Option("--params-file", help="YAML or JSON file of parameters.")
+    ] = None,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="Extra Nextflow config file (repeatable)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Resume from Nextflow's cache of earlier runs.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run id to use instead of a generated one.")
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Return once submitted; print the run id.")
+    ] = False,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="If a run is active, follow it instead of failing.")
+    ] = False,
+    wait_lock: Annotated[
+        str | None,
+        typer.Option(
+            "--wait-lock",
+            help="If a run is active, wait for it to end (optionally at most DUR), then run.",
+            is_flag=False,
+            flag_value="forever",
+            metavar="[=DUR]",
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Stop the run after DUR (e.g. 6h, 90m).")
+    ] = None,
+    head_cpus: Annotated[
+        str | None, typer.Option("--head-cpus", help="CPU for the Nextflow driver pod.")
+    ] = None,
+    head_memory: Annotated[
+        str | None, typer.Option("--head-memory", help="Memory for the Nextflow driver pod.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the objects it would write; write nothing.")
+    ] = False,
+    output: OutputOpt = None,
+    timestamps: Annotated[
+        bool, typer.Option("--timestamps", help="Prefix driver log lines with their time.")
+    ] = False,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Run a pipeline: take the lock, record the run, start the Job and follow it."""
+    from nfk8s import inputs, manifests
+    from nfk8s.settings import load_settings
+
+    with _errors():
+        if attach and wait_lock is not None:
+            from nfk8s.errors import BadInput
+
+            raise BadInput(
+                "--attach and --wait-lock contradict each other",
+                hint="use --attach to follow the active run, or --wait-lock to run after it",
+            )
+        if detach and attach:
+            from nfk8s.errors import BadInput
+
+            raise BadInput("--detach and --attach contradict each other", hint="choose one")
+        overrides = _overrides(context, namespace, kubeconfig)
+        if head_cpus is not None:
+            overrides["head_cpus"] = inputs.parse_quantity_cpu(head_cpus)
+        if head_memory is not None:
+            overrides["head_memory"] = inputs.parse_quantity_memory(head_memory)
+        settings = load_settings(overrides)
+        spec = _build_spec(
+            pipeline=pipeline,
+            revision=revision,
+            profile=profile,
+            params=param or [],
+            params_file=params_file,
+            configs=config or [],
+            resume=resume,
+            name=name,
+            timeout=timeout,
+            settings=settings,
+        )
+        wait_seconds = _wait_lock_seconds(wait_lock)
+        fmt = output or (Output.yaml if dry_run else Output.table)
+        if dry_run:
+            _dry_run(spec, settings, fmt)
+            return
+        kube = _connect(settings)
+        user, actor = spec.submitted_by, spec.ci_actor
+        if kube.user and not os.environ.get("NFK8S_SUBMITTED_BY"):
+            user = kube.user
+        from dataclasses import replace
+
+        spec = replace(spec, submitted_by=user, ci_actor=actor)
+        make_id = None if name else manifests.new_run_id
+        _run_and_follow(
+            kube,
+            spec,
+            settings,
+            detach=detach,
+            attach=attach,
+            wait_seconds=wait_seconds,
+            make_id=make_id,
+            fmt=fmt,
+            timestamps=timestamps,
+        )
+
+
+def _wait_lock_seconds(value: str | None) -> float | None:
+    from nfk8s import inputs
+
+    if value is None:
+        return None
+    if value == "forever":
+        return float("inf")
+    return float(inputs.parse_duration(value))
+
+
+def _build_spec(
+    *,
+    pipeline: str,
+    revision: str | None,
+    profile: str | None,
+    params: list[str],
+    params_file: Path | None,
+    configs: list[Path],
+    resume: bool,
+    name: str | None,
+    timeout: str | None,
+    settings: Settings,
+) -> Any:
+    from datetime import UTC, datetime
+
+    from nfk8s import inputs, manifests
+    from nfk8s.models import RunSpec
+
+    values: dict[str, Any] = {}
+    if params_file is not None:
+        values = inputs.load_params_file(params_file)
+    for item in params:
+        values = inputs.merge_params(values, inputs.parse_param(item))
+    local = inputs.validate_pipeline(pipeline)
+    files = inputs.read_local_pipeline(Path(pipeline)) if local else None
+    config_files = [(p.name, inputs.read_config_file(p)) for p in configs]
+    timeout_seconds = inputs.parse_duration(timeout) if timeout else settings.default_timeout
+    if name is not None:
+        manifests.validate_run_name(name)
+    user, actor = _submitter()
+    return RunSpec(
+        run_id=name or manifests.new_run_id(datetime.now(UTC)),
+        pipeline=str(Path(pipeline).resolve()) if local else pipeline,
+        revision=inputs.validate_revision(revision) if revision else None,
+        profile=inputs.validate_profile(profile) if profile else None,
+        params=values,
+        config_files=config_files,
+        resume=resume,
+        timeout_seconds=timeout_seconds,
+        head_cpus=settings.head_cpus,
+        head_memory=settings.head_memory,
+        local_pipeline=files,
+        submitted_by=os.environ.get("NFK8S_SUBMITTED_BY") or user,
+        ci_actor=actor,
+    )
+
+
+def _dry_run(spec: Any, settings: Settings, fmt: Output) -> None:
+    from datetime import UTC, datetime
+
+    from nfk8s import render, runs
+
+    namespace = settings.namespace or _namespace_without_cluster(settings)
+    planned = runs.plan(
+        spec,
+        settings,
+        namespace=namespace,
+        now=datetime.now(UTC),
+        record_uid="00000000-0000-0000-0000-000000000000",
+    )
+    objects = [_redact_secret(o) for o in planned.objects()]
+    if fmt is Output.json:
+        render.dump_json({"apiVersion": "v1", "kind": "List", "items": objects})
+    elif fmt is Output.name:
+        for obj in objects:
+            sys.stdout.write(f"{obj['kind'].lower()}/{obj['metadata']['name']}\n")
+    else:
+        render.dump_yaml(objects)
+
+
+def _redact_secret(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("kind") != "Secret":
+        return obj
+    hidden = dict.fromkeys({**obj.get("data", {}), **obj.get("stringData", {})}, "<redacted>")
+    out = {k: v for k, v in obj.items() if k not in {"data", "stringData"}}
+    out["stringData"] = hidden
+    return out
+
+
+def _namespace_without_cluster(settings: Settings) -> str:
+    """The kubeconfig context's namespace when it can be read offline, else ``default``."""
+    from nfk8s.errors import Nfk8sError
+
+    try:
+        from nfk8s.kube import KubeTarget, namespace_from_kubeconfig
+
+        return namespace_from_kubeconfig(
+            KubeTarget(kubeconfig=settings.kubeconfig, context=settings.context)
+        )
+    except Nfk8sError:
+        return "default"
+
+
+def _run_and_follow(
+    kube: Kube,
+    spec: Any,
+    settings: Settings,
+    *,
+    detach: bool,
+    attach: bool,
+    wait_seconds: float | None,
+    make_id: Callable[..., str] | None,
+    fmt: Output,
+    timestamps: bool,
+) -> None:
+    from nfk8s import lock, render, runs
+    from nfk8s.errors import LockBusy
+
+    messages = _messages()
+    printer = render.PlainFollower(messages, timestamps=timestamps)
+    try:
+        with _sigterm_as_interrupt():
+            try:
+                result = runs.submit(
+                    kube,
+                    spec,
+                    settings,
+                    on_event=printer,
+                    wait_lock_seconds=wait_seconds,
+                    make_run_id=make_id,
+                )
+            except LockBusy:
+                if not attach:
+                    raise
+                state = lock.inspect(kube, settings.lock_name)
+                if state.holder is None:
+                    raise
+                printer(runs.Attaching(state.holder))
+                record = runs.follow_run(
+                    kube, state.holder, lock_name=settings.lock_name, on_event=printer
+                )
+                _finish(record, fmt)
+            record = result.record
+            _write_github_output(record.run_id)
+            printer(runs.Submitted(record))
+            if detach:
+                if fmt in {Output.json, Output.yaml}:
+                    render.emit(
+                        record.to_json(), render.OutputFormat(fmt.value), name=record.run_id
+                    )
+                else:
+                    sys.stdout.write(record.run_id + "\n")
+                return
+            final = runs.follow_run(
+                kube, record.run_id, lock_name=settings.lock_name, on_event=printer
+            )
+            _finish(final, fmt)
+    except KeyboardInterrupt:
+        from nfk8s.errors import Interrupted
+
+        run_id = spec.run_id
+        raise Interrupted(
+            "stopped following; the run keeps going",
+            hint=f"re-attach with `nfk8s logs -f`, stop it with `nfk8s cancel {run_id}`",
+        ) from None
+
+
+def _finish(record: Any, fmt: Output) -> NoReturn:
+    from nfk8s import render, runs
+
+    if fmt in {Output.json, Output.yaml}:
+        render.emit(record.to_json(), render.OutputFormat(fmt.value), name=record.run_id)
+    elif fmt is Output.name:
+        sys.stdout.write(record.run_id + "\n")
+    raise typer.Exit(runs.exit_code_for(record))
+
+
+# -- config ---------------------------------------------------------------------------
+
+
+@app.command("config")
+def config_cmd(
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Show the effective settings and where each value came from."""
+    from nfk8s import render
+    from nfk8s.settings import explain_settings
+
+    with _errors():
+        rows = explain_settings(_overrides(context, namespace, kubeconfig))
+        if output in {Output.json, Output.yaml}:
+            data = {r.name: {"value": r.value, "source": r.source} for r in rows}
+            render.emit(data, render.OutputFormat(output.value), name="settings")
+            return
+        width = max(len(r.name) for r in rows)
+        for r in rows:
+            value = "" if r.value is None else str(r.value)
+            sys.stdout.write(f"{r.name:<{width}}  {value:<30}  {r.source}\n")
+
+
+def main() -> None:
+    # --version alone needs neither Typer nor Click: answer before importing anything.
+    if sys.argv[1:] == ["--version"]:
+        sys.stdout.write(f"nfk8s {__version__}\n")
+        return
+    app()

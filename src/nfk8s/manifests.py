@@ -103,18 +103,22 @@ def run_id_from_record_name(name: str) -> str | None:
 
 
 def new_run_id(now: datetime, rng: random.Random | None = None) -> str:
-    """``20261126-0153-k7f2q``: UTC minute (sorts by time) plus five random characters."""
+    """``r20261126-0153-k7f2q``: UTC minute (sorts by time) plus five random characters.
+
+    The leading letter is for Nextflow, whose ``-name`` must start with one.
+    """
     rng = rng or random.SystemRandom()
     stamp = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     suffix = "".join(rng.choice(_ID_ALPHABET) for _ in range(5))
-    return f"{stamp:%Y%m%d-%H%M}-{suffix}"
+    return f"r{stamp:%Y%m%d-%H%M}-{suffix}"
 
 
 def validate_run_name(name: str) -> str:
     """Check a ``--name``: a DNS label that Nextflow also accepts as ``-name``."""
     hint = (
         f"use lowercase letters, digits and single dashes, at most {MAX_RUN_ID_LENGTH} "
-        "characters, starting and ending with a letter or digit (e.g. rnaseq-batch-7)"
+        "characters, starting with a letter and ending with a letter or digit "
+        "(e.g. rnaseq-batch-7)"
     )
     if not name:
         raise BadInput("invalid run name: it is empty", hint=hint)
@@ -125,6 +129,10 @@ def validate_run_name(name: str) -> str:
         )
     if not _DNS_LABEL.fullmatch(name):
         raise BadInput(f"invalid run name {name!r}: not a DNS label", hint=hint)
+    if not name[0].isalpha():
+        raise BadInput(
+            f"invalid run name {name!r}: Nextflow needs it to start with a letter", hint=hint
+        )
     if "--" in name:
         # Nextflow's -name pattern wants every dash followed by a letter or digit.
         raise BadInput(f"invalid run name {name!r}: Nextflow refuses '--'", hint=hint)

@@ -36,7 +36,7 @@ from tests.unit.helpers import (
 )
 
 NOW = datetime(2026, 11, 26, 3, 11, 17, 123456, tzinfo=UTC)
-RUN_ID = "20261126-0153-k7f2q"
+RUN_ID = "r20261126-0153-k7f2q"
 UID = "5f0c8a52-1d7e-4c1b-9a57-3c2f6d2b8e11"
 
 
@@ -114,9 +114,9 @@ def local_spec() -> RunSpec:
 
 
 def test_object_names() -> None:
-    assert job_name(RUN_ID) == "nfk8s-20261126-0153-k7f2q"
-    assert record_name(RUN_ID) == "nfk8s-run-20261126-0153-k7f2q"
-    assert secret_name(RUN_ID) == "nfk8s-run-20261126-0153-k7f2q-params"
+    assert job_name(RUN_ID) == "nfk8s-r20261126-0153-k7f2q"
+    assert record_name(RUN_ID) == "nfk8s-run-r20261126-0153-k7f2q"
+    assert secret_name(RUN_ID) == "nfk8s-run-r20261126-0153-k7f2q-params"
     assert manifests.run_id_from_record_name(record_name(RUN_ID)) == RUN_ID
     assert manifests.run_id_from_record_name("other") is None
 
@@ -124,18 +124,18 @@ def test_object_names() -> None:
 def test_new_run_id_shape_and_order() -> None:
     rng = random.Random(7)
     first = new_run_id(datetime(2026, 11, 26, 1, 53, tzinfo=UTC), rng)
-    assert first[:14] == "20261126-0153-"
-    assert len(first) == 19
+    assert first[:15] == "r20261126-0153-"
+    assert len(first) == 20
     assert DNS_LABEL.fullmatch(first)
     validate_run_name(first)
     later = new_run_id(datetime(2026, 11, 26, 1, 54, tzinfo=UTC), rng)
     assert sorted([later, first]) == [first, later]
     # Local time is converted to UTC, naive time is taken as UTC.
     tz = timezone(timedelta(hours=2))
-    assert new_run_id(datetime(2026, 11, 26, 3, 53, tzinfo=tz), random.Random(1))[:13] == (
-        "20261126-0153"
+    assert new_run_id(datetime(2026, 11, 26, 3, 53, tzinfo=tz), random.Random(1))[:14] == (
+        "r20261126-0153"
     )
-    assert new_run_id(datetime(2026, 11, 26, 1, 53), random.Random(1))[:13] == "20261126-0153"
+    assert new_run_id(datetime(2026, 11, 26, 1, 53), random.Random(1))[:14] == "r20261126-0153"
 
 
 def test_new_run_id_is_deterministic_with_a_seeded_rng() -> None:
@@ -144,7 +144,7 @@ def test_new_run_id_is_deterministic_with_a_seeded_rng() -> None:
     assert len(ids) == 50
 
 
-@pytest.mark.parametrize("name", ["a", "my-run", "rnaseq-batch-7", "0abc", "x" * 53])
+@pytest.mark.parametrize("name", ["a", "my-run", "rnaseq-batch-7", "x" * 53])
 def test_valid_run_names(name: str) -> None:
     assert validate_run_name(name) == name
     assert len(record_name(name)) <= 63
@@ -162,6 +162,7 @@ def test_valid_run_names(name: str) -> None:
         ("run.1", "DNS label"),
         ("a--b", "'--'"),
         ("last", "reserves"),
+        ("0abc", "start with a letter"),
     ],
 )
 def test_invalid_run_names(name: str, problem: str) -> None:

@@ -40,7 +40,7 @@ def pod(
             "resourceVersion": str(rv),
             "labels": {
                 "nextflow.io/app": "nextflow",
-                "nextflow.io/runName": "20261126-0153-k7f2q",
+                "nextflow.io/runName": "r20261126-0153-k7f2q",
                 "nextflow.io/processName": process_label,
                 "nextflow.io/taskName": f"{process_label}_1",
                 "nextflow.io/sessionId": f"uuid-{SESSION}",
@@ -235,12 +235,12 @@ def test_errors_and_launch_info() -> None:
     tracker = ProgressTracker()
     feed_log(
         tracker,
-        "Launching `nf-core/rnaseq` [20261126-0153-k7f2q] DSL2 - revision: 5e54b29cb3 [3.14.0]",
+        "Launching `nf-core/rnaseq` [r20261126-0153-k7f2q] DSL2 - revision: 5e54b29cb3 [3.14.0]",
         "ERROR ~ Error executing process > 'FASTQC (s1)'",
         "ERROR ~ Error executing process > 'FASTQC (s1)'",
         "ERROR ~ Something else broke",
     )
-    assert tracker.run_name == "20261126-0153-k7f2q"
+    assert tracker.run_name == "r20261126-0153-k7f2q"
     assert tracker.revision == "5e54b29cb3"
     assert [(e.kind.value, e.process) for e in tracker.errors] == [
         ("task_error", "FASTQC"),

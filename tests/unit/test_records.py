@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 def spec() -> RunSpec:
     return RunSpec(
-        run_id="20261126-0153-k7f2q",
+        run_id="r20261126-0153-k7f2q",
         pipeline="nf-core/rnaseq",
         revision="3.14.0",
         params={"outdir": "r", "aws": {"secret_access_key": "x"}},
@@ -37,7 +37,7 @@ def test_new_record() -> None:
     record = new_record(spec(), namespace="ns", submitted_at=NOW)
     assert record.status is RunStatus.PENDING
     assert record.params == {"outdir": "r", "aws": {"secret_access_key": "***"}}
-    assert record.job_name == "nfk8s-20261126-0153-k7f2q"
+    assert record.job_name == "nfk8s-r20261126-0153-k7f2q"
     assert record.nfk8s_version == __version__
     assert (record.namespace, record.submitted_by, record.ci_actor) == ("ns", "alice", "bob")
     assert record.timeout_seconds == 60

@@ -1,0 +1,159 @@
+"""Streams that survive cuts: the driver log from a cursor, and watches resumed from a version.
+
+A log stream that ends while the container still runs is reopened from a cursor - the
+last timestamp seen and how many lines carried it - as stern does, so no line is lost
+or repeated even when several lines share one timestamp. A watch that ends is reopened
+from the last resourceVersion; one that expired (410) lists again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nfk8s.errors import Gone, Unreachable
+from nfk8s.kube import Kube, Resource, WatchEvent
+
+
+@dataclass
+class LogCursor:
+    """Where a log stream got to: the last timestamp and the lines seen at it."""
+
+    stamp: str | None = None  # RFC3339 with nanoseconds, compared as text (fixed width)
+    seen_at_stamp: int = 0
+    _replayed: int = 0  # lines at ``stamp`` met so far in the current stream
+
+    def since(self) -> datetime | None:
+        if self.stamp is None:
+            return None
+        # sinceTime has second precision on the server; lines before the cursor are skipped here.
+        return datetime.fromisoformat(self.stamp[:19] + "+00:00")
+
+    def admit(self, stamp: str) -> bool:
+        """Whether a line with this timestamp is new; advances the cursor if so."""
+        if self.stamp is not None:
+            if stamp < self.stamp:
+                return False
+            if stamp == self.stamp:
+                self._replayed += 1
+                if self._replayed <= self.seen_at_stamp:
+                    return False
+                self.seen_at_stamp += 1
+                return True
+        self.stamp = stamp
+        self.seen_at_stamp = 1
+        self._replayed = 1
+        return True
+
+    def rewind(self) -> None:
+        """Start counting replayed lines afresh for a new stream."""
+        self._replayed = 0
+
+
+def split_stamp(line: str) -> tuple[str, str]:
+    """``2026-11-26T03:11:17.123456789Z text`` -> (stamp, text)."""
+    stamp, _, text = line.partition(" ")
+    return _normalise_stamp(stamp), text
+
+
+def _normalise_stamp(stamp: str) -> str:
+    # Pad fractional seconds to nanoseconds so that text order is time order.
+    if not stamp.endswith("Z"):
+        return stamp
+    body = stamp[:-1]
+    if "." in body:
+        whole, frac = body.split(".", 1)
+    else:
+        whole, frac = body, ""
+    return f"{whole}.{frac:0<9}Z"
+
+
+def follow_log(
+    kube: Kube,
+    pod: str,
+    *,
+    container: str | None = None,
+    still_running: Callable[[], bool],
+    stop: threading.Event,
+    cursor: LogCursor | None = None,
+    reconnect_delay: float = 0.5,
+) -> Iterator[tuple[str, str]]:
+    """(timestamp, line) pairs of a container log until the container ends or ``stop``."""
+    cursor = cursor or LogCursor()
+    while not stop.is_set():
+        cursor.rewind()
+        try:
+            for raw in kube.pod_log(
+                pod,
+                container=container,
+                follow=True,
+                timestamps=True,
+                since_time=cursor.since(),
+            ):
+                if stop.is_set():
+                    return
+                stamp, text = split_stamp(raw)
+                if cursor.admit(stamp):
+                    yield stamp, text
+        except Unreachable:
+            pass  # reconnect below
+        if not still_running():
+            # One last read from the cursor: lines written between the cut and the end.
+            cursor.rewind()
+            try:
+                for raw in kube.pod_log(
+                    pod, container=container, timestamps=True, since_time=cursor.since()
+                ):
+                    stamp, text = split_stamp(raw)
+                    if cursor.admit(stamp):
+                        yield stamp, text
+            except Unreachable:
+                pass
+            return
+        stop.wait(reconnect_delay)
+
+
+def watch_resumable(
+    kube: Kube,
+    resource: Resource,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    stop: threading.Event,
+    on_list: Callable[[list[dict[str, Any]]], None] | None = None,
+    timeout_seconds: int = 300,
+) -> Iterator[WatchEvent]:
+    """List, then watch from the list's version; resume after cuts, relist after 410 Gone.
+
+    ``on_list`` receives each full listing (the first, and any after a 410) so callers
+    can replace their state instead of replaying every object as an event.
+    """
+    resource_version = ""
+    while not stop.is_set():
+        if not resource_version:
+            page = kube.list(resource, label_selector=label_selector, field_selector=field_selector)
+            resource_version = page.resource_version
+            if on_list is not None:
+                on_list(page.items)
+        try:
+            for event in kube.watch(
+                resource,
+                resource_version=resource_version,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                timeout_seconds=timeout_seconds,
+            ):
+                version = (event.object.get("metadata") or {}).get("resourceVersion")
+                if version:
+                    resource_version = str(version)
+                if event.type != "BOOKMARK":
+                    yield event
+                if stop.is_set():
+                    return
+        except Gone:
+            resource_version = ""
+        except Unreachable:
+            stop.wait(0.5)

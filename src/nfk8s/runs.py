@@ -1,0 +1,588 @@
+"""Use cases around a run: submit, follow, finalise, reconcile.
+
+They return data and report progress through an ``on_event`` callback; they never print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from nfk8s import lock, manifests, records
+from nfk8s.errors import ClusterError, Conflict, Interrupted, LockBusy, Nfk8sError, TimedOut
+from nfk8s.follow import follow_log, watch_resumable
+from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
+from nfk8s.models import RunRecord, RunSpec, RunStatus
+
+if TYPE_CHECKING:
+    from nfk8s.settings import Settings
+
+DRIVER_CONTAINER = "nextflow"
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockWaiting:
+    state: lock.LockState
+
+
+@dataclass(frozen=True)
+class LockTaken:
+    run_id: str
+    took_over_from: str | None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    record: RunRecord
+
+
+@dataclass(frozen=True)
+class Attaching:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class DriverPhase:
+    run_id: str
+    phase: str  # Pending, Running, Succeeded, Failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DriverLog:
+    stamp: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    record: RunRecord
+
+
+Event = LockWaiting | LockTaken | Submitted | Attaching | DriverPhase | DriverLog | Finished
+OnEvent = Callable[[Event], None]
+
+
+def _ignore(_: Event) -> None:
+    return None
+
+
+# -- planning -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything ``run`` writes, in order: Lease, record, (params Secret), Job."""
+
+    lease: dict[str, Any]
+    record: dict[str, Any]
+    secret: dict[str, Any] | None
+    job: dict[str, Any]
+    run: RunRecord
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [o for o in (self.lease, self.record, self.secret, self.job) if o is not None]
+
+
+def plan(
+    spec: RunSpec, settings: Settings, *, namespace: str, now: datetime, record_uid: str
+) -> Plan:
+    """The objects a submission writes; pure, so ``--dry-run`` shows exactly these."""
+    run = records.new_record(spec, namespace=namespace, submitted_at=now)
+    lease = manifests.build_lease(
+        settings.lock_name,
+        spec.run_id,
+        now=now,
+        duration_seconds=settings.startup_grace_seconds,
+        transitions=0,
+        annotations=lease_annotations(spec),
+    )
+    lease["metadata"]["namespace"] = namespace
+    record = manifests.build_record(spec, settings, run, namespace=namespace)
+    secret = manifests.build_params_secret(spec, record_uid=record_uid or None, namespace=namespace)
+    job = manifests.build_job(spec, settings, record_uid=record_uid, namespace=namespace)
+    return Plan(lease, record, secret, job, run)
+
+
+def lease_annotations(spec: RunSpec) -> dict[str, str]:
+    return {
+        lock.HOLDER_PIPELINE_ANNOTATION: spec.pipeline,
+        lock.HOLDER_USER_ANNOTATION: spec.submitted_by,
+    }
+
+
+# -- submission -----------------------------------------------------------------------
+
+
+@dataclass
+class SubmitResult:
+    record: RunRecord
+    took_over_from: str | None
+
+
+def submit(
+    kube: Kube,
+    spec: RunSpec,
+    settings: Settings,
+    *,
+    on_event: OnEvent = _ignore,
+    wait_lock_seconds: float | None = None,
+    make_run_id: Callable[[datetime], str] | None = None,
+) -> SubmitResult:
+    """Take the lock, write the record and the Job; release the lock if that fails half-way.
+
+    ``make_run_id`` derives the run id from the server's clock (so ids sort in cluster
+    time); without it ``spec.run_id`` is used as given.
+    """
+    deadline = None if wait_lock_seconds is None else time.monotonic() + wait_lock_seconds
+    while True:
+        if make_run_id is not None:
+            spec = replace(spec, run_id=make_run_id(kube.server_now()))
+        try:
+            acquired = lock.acquire(
+                kube,
+                name=settings.lock_name,
+                run_id=spec.run_id,
+                grace_seconds=settings.startup_grace_seconds,
+                annotations=lease_annotations(spec),
+            )
+        except LockBusy:
+            if deadline is None:
+                raise
+            state = lock.inspect(kube, settings.lock_name)
+            if state.decision.verdict is not lock.Verdict.HELD:
+                continue
+            on_event(LockWaiting(state))
+            wait_for_lock_change(kube, state, deadline)
+            continue
+        break
+    on_event(LockTaken(spec.run_id, acquired.took_over_from))
+    if acquired.took_over_from:
+        # The stale holder's record may still say running: settle it now.
+        with contextlib.suppress(Nfk8sError):
+            reconcile_run(kube, acquired.took_over_from, job=acquired.stale_job, lock_free=True)
+    try:
+        return SubmitResult(_write_run(kube, spec, settings), acquired.took_over_from)
+    except BaseException:
+        with contextlib.suppress(Nfk8sError):
+            lock.release(kube, name=settings.lock_name, run_id=spec.run_id)
+        raise
+
+
+def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> RunRecord:
+    now = kube.server_now()
+    draft = plan(spec, settings, namespace=kube.namespace, now=now, record_uid="")
+    run_label = manifests.RUN_ID_LABEL
+
+    def ours(obj: dict[str, Any]) -> bool:
+        return (obj.get("metadata", {}).get("labels") or {}).get(run_label) == spec.run_id
+
+    record_cm = kube.create(CONFIGMAPS, draft.record, is_ours=ours)
+    record_uid = record_cm["metadata"]["uid"]
+    final = plan(spec, settings, namespace=kube.namespace, now=now, record_uid=record_uid)
+    try:
+        if final.secret is not None:
+            kube.create(SECRETS, final.secret, is_ours=ours)
+        job = kube.create(JOBS, final.job, is_ours=ours)
+    except Nfk8sError as exc:
+        failed = replace(
+            draft.run,
+            status=RunStatus.FAILED,
+            reason=f"submission failed: {exc.message}",
+            finished_at=kube.server_now(),
+        )
+        with contextlib.suppress(Nfk8sError):
+            kube.patch(
+                CONFIGMAPS, record_cm["metadata"]["name"], records.configmap_patch_for(failed)
+            )
+        raise
+    return replace(draft.run, job_uid=job["metadata"]["uid"])
+
+
+def wait_for_lock_change(kube: Kube, state: lock.LockState, deadline: float) -> None:
+    """Block on a watch until the holder's Job ends or its start-up grace passes."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimedOut(
+            f"gave up waiting for the lock: run {state.holder} still holds it",
+            hint=f"follow it with `nfk8s logs -f {state.holder}` or wait longer with --wait-lock",
+        )
+    holder = state.holder or ""
+    if state.job is not None:
+        resource, name = JOBS, manifests.job_name(holder)
+        version = state.job["metadata"]["resourceVersion"]
+        timeout = remaining
+    else:
+        resource, name = LEASES, state.name
+        version = (state.lease or {}).get("metadata", {}).get("resourceVersion", "")
+        grace_left = _grace_left(state)
+        timeout = min(remaining, grace_left + 1)
+    timeout_seconds = max(1, math.ceil(timeout)) if math.isfinite(timeout) else 300
+    with contextlib.suppress(ClusterError):
+        for event in kube.watch(
+            resource,
+            resource_version=version,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=min(timeout_seconds, 300),
+        ):
+            if event.type == "DELETED" or resource is LEASES:
+                return
+            if lock.job_finished(event.object):
+                return
+
+
+def _grace_left(state: lock.LockState) -> float:
+    spec = (state.lease or {}).get("spec") or {}
+    renewed = lock.parse_time(spec.get("renewTime")) or lock.parse_time(spec.get("acquireTime"))
+    if renewed is None:
+        return 0.0
+    grace = int(spec.get("leaseDurationSeconds") or 0)
+    return max(0.0, (renewed - state.server_now).total_seconds() + grace)
+
+
+# -- reading records ------------------------------------------------------------------
+
+
+def read_record(kube: Kube, run_id: str) -> tuple[RunRecord, dict[str, Any]] | None:
+    cm = kube.get(CONFIGMAPS, manifests.record_name(run_id))
+    if cm is None:
+        return None
+    return records.record_from_configmap(cm), cm
+
+
+def update_record(
+    kube: Kube, run_id: str, change: Callable[[RunRecord], RunRecord | None]
+) -> RunRecord | None:
+    """Compare-and-swap the record through ``change``; a final status is never overwritten.
+
+    ``change`` returns None to leave the record as it is. Two writers racing (a cancel and
+    the run's own completion) end with whichever final status landed first.
+    """
+    for _ in range(lock.MAX_CAS_ATTEMPTS):
+        found = read_record(kube, run_id)
+        if found is None:
+            return None
+        current, cm = found
+        if current.status.final:
+            return current
+        updated = change(current)
+        if updated is None:
+            return current
+        body = records.configmap_with(cm, updated)
+        try:
+            kube.replace(CONFIGMAPS, body)
+        except Conflict:
+            continue
+        return updated
+    return None
+
+
+# -- outcome --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: RunStatus
+    exit_code: int | None
+    reason: str | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def outcome_of_job(job: dict[str, Any], pods: list[dict[str, Any]]) -> Outcome | None:
+    """The run's outcome from its finished Job and driver pod, or None while it runs."""
+    ended = lock.job_finished(job)
+    if ended is None:
+        return None
+    status = job.get("status") or {}
+    started = lock.parse_time(status.get("startTime"))
+    finished = lock.parse_time(status.get("completionTime"))
+    condition = next((c for c in status.get("conditions") or [] if c.get("type") == ended), {})
+    finished = finished or lock.parse_time(condition.get("lastTransitionTime"))
+    exit_code = driver_exit_code(pods)
+    if ended == "Complete":
+        return Outcome(RunStatus.SUCCEEDED, exit_code or 0, None, started, finished)
+    reason = condition.get("reason") or "Failed"
+    message = condition.get("message") or ""
+    if reason == "DeadlineExceeded":
+        timeout = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        text = f"timed out after {timeout}s (DeadlineExceeded)" if timeout else "timed out"
+        return Outcome(RunStatus.FAILED, exit_code, text, started, finished)
+    detail = f"driver exited with code {exit_code}" if exit_code is not None else message
+    return Outcome(
+        RunStatus.FAILED, exit_code, f"{reason}: {detail}".strip(": "), started, finished
+    )
+
+
+def driver_exit_code(pods: list[dict[str, Any]]) -> int | None:
+    for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", "")):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (cs.get("state") or {}).get("terminated")
+            if cs.get("name") == DRIVER_CONTAINER and terminated:
+                return int(terminated.get("exitCode", 0))
+    return None
+
+
+def exit_code_for(record: RunRecord) -> int:
+    """The process exit status that mirrors a finished run (the README's table)."""
+    if record.status is RunStatus.SUCCEEDED:
+        return 0
+    if record.status is RunStatus.CANCELLED:
+        return 5
+    if record.reason and record.reason.startswith("timed out"):
+        return 4
+    return 1
+
+
+def apply_outcome(record: RunRecord, outcome: Outcome, now: datetime) -> RunRecord:
+    return replace(
+        record,
+        status=outcome.status,
+        exit_code=outcome.exit_code,
+        reason=outcome.reason,
+        started_at=record.started_at or outcome.started_at,
+        finished_at=outcome.finished_at or now,
+    )
+
+
+def reconcile_run(
+    kube: Kube,
+    run_id: str,
+    *,
+    job: dict[str, Any] | None = None,
+    lock_free: bool = False,
+) -> RunRecord | None:
+    """Make a record that is not final tell the truth about its Job (lazy reconciliation)."""
+    found = read_record(kube, run_id)
+    if found is None or found[0].status.final:
+        return found[0] if found else None
+    job = job if job is not None else kube.get(JOBS, manifests.job_name(run_id))
+    now = kube.server_now()
+    if job is None:
+        if not lock_free:
+            return found[0]
+
+        def vanished(rec: RunRecord) -> RunRecord:
+            if rec.job_uid is None and rec.status is RunStatus.PENDING:
+                return replace(
+                    rec,
+                    status=RunStatus.FAILED,
+                    reason="submission was interrupted before the Job was created",
+                    finished_at=now,
+                )
+            return replace(
+                rec,
+                status=RunStatus.UNKNOWN,
+                reason="the Job vanished before its end was seen",
+                finished_at=now,
+            )
+
+        return update_record(kube, run_id, vanished)
+    pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
+    outcome = outcome_of_job(job, pods)
+    job_uid = job["metadata"]["uid"]
+    if outcome is None:
+
+        def running(rec: RunRecord) -> RunRecord | None:
+            if rec.status is RunStatus.RUNNING and rec.job_uid == job_uid:
+                return None
+            return replace(rec, status=RunStatus.RUNNING, job_uid=job_uid)
+
+        if (job.get("status") or {}).get("active"):
+            return update_record(kube, run_id, running)
+        return found[0]
+    return update_record(
+        kube, run_id, lambda rec: replace(apply_outcome(rec, outcome, now), job_uid=job_uid)
+    )
+
+
+# -- following ------------------------------------------------------------------------
+
+DRAIN_SECONDS = 30.0
+
+
+@dataclass
+class _FollowState:
+    job: dict[str, Any] | None = None
+    job_gone: bool = False
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    streaming: set[str] = field(default_factory=set)  # pods whose log stream has begun
+    drained: set[str] = field(default_factory=set)  # pods whose log stream has ended
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def ended(self) -> bool:
+        return self.job_gone or (self.job is not None and lock.job_finished(self.job) is not None)
+
+    def undrained(self) -> set[str]:
+        started = {name for name, pod in self.pods.items() if _pod_started(pod)}
+        return (started | self.streaming) - self.drained
+
+
+def _pod_started(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in {"Running", "Succeeded", "Failed"}
+
+
+def follow_run(
+    kube: Kube,
+    run_id: str,
+    *,
+    lock_name: str,
+    on_event: OnEvent = _ignore,
+    stop: threading.Event | None = None,
+    show_log: bool = True,
+) -> RunRecord:
+    """Stream the driver log until the Job ends, then settle the record; returns it.
+
+    Setting ``stop`` detaches (the run keeps going) and raises ``Interrupted``.
+    """
+    stop = stop or threading.Event()
+    state = _FollowState()
+    job_name = manifests.job_name(run_id)
+    for target, args in (
+        (_watch_job, (kube, job_name, state, stop)),
+        (_watch_driver, (kube, run_id, job_name, state, stop, on_event, show_log)),
+    ):
+        threading.Thread(target=target, args=args, daemon=True).start()
+    with state.changed:
+        while not stop.is_set() and not state.ended():
+            state.changed.wait(0.5)
+        # The log streams end by themselves once their containers have terminated.
+        drain_until = time.monotonic() + DRAIN_SECONDS
+        while not stop.is_set() and state.undrained() and time.monotonic() < drain_until:
+            state.changed.wait(0.2)
+    if stop.is_set():
+        raise_interrupted(run_id)
+    stop.set()
+    record = finish_run(
+        kube, run_id, lock_name=lock_name, job=None if state.job_gone else state.job
+    )
+    on_event(Finished(record))
+    return record
+
+
+def raise_interrupted(run_id: str) -> None:
+    raise Interrupted(
+        f"stopped following run {run_id}; it keeps running",
+        hint=f"re-attach with `nfk8s logs -f {run_id}`, stop it with `nfk8s cancel {run_id}`",
+    )
+
+
+def finish_run(kube: Kube, run_id: str, *, lock_name: str, job: dict[str, Any] | None) -> RunRecord:
+    """Settle the record of an ended run and release the lock if it is still ours."""
+    if job is not None:
+        job = kube.get(JOBS, manifests.job_name(run_id)) or job
+    record = reconcile_run(kube, run_id, job=job, lock_free=True)
+    with contextlib.suppress(Nfk8sError):
+        lock.release(kube, name=lock_name, run_id=run_id)
+    if record is None:
+        record = RunRecord(
+            run_id=run_id,
+            pipeline="?",
+            namespace=kube.namespace,
+            status=RunStatus.UNKNOWN,
+            reason="the run record is missing",
+            submitted_at=kube.server_now(),
+        )
+    return record
+
+
+def _watch_job(kube: Kube, job_name: str, state: _FollowState, stop: threading.Event) -> None:
+    def on_list(items: list[dict[str, Any]]) -> None:
+        with state.changed:
+            state.job = items[0] if items else None
+            state.job_gone = not items
+            state.changed.notify_all()
+
+    try:
+        for event in watch_resumable(
+            kube, JOBS, field_selector=f"metadata.name={job_name}", stop=stop, on_list=on_list
+        ):
+            with state.changed:
+                if event.type == "DELETED":
+                    state.job_gone = True
+                else:
+                    state.job = event.object
+                state.changed.notify_all()
+                if state.ended():
+                    return
+    except Nfk8sError:
+        with state.changed:
+            state.job_gone = state.job is None
+            state.changed.notify_all()
+
+
+def _watch_driver(
+    kube: Kube,
+    run_id: str,
+    job_name: str,
+    state: _FollowState,
+    stop: threading.Event,
+    on_event: OnEvent,
+    show_log: bool,
+) -> None:
+    """Watch the Job's pods; stream each driver container's log once it has started."""
+    phases: dict[str, str] = {}
+
+    def seen(pod: dict[str, Any], deleted: bool = False) -> None:
+        name = pod["metadata"]["name"]
+        with state.changed:
+            state.pods[name] = pod
+            if deleted:
+                state.drained.add(name)
+            start = _pod_started(pod) and name not in state.streaming and not deleted
+            if start:
+                state.streaming.add(name)
+            state.changed.notify_all()
+        phase = (pod.get("status") or {}).get("phase") or "Pending"
+        if phases.get(name) != phase:
+            phases[name] = phase
+            on_event(DriverPhase(run_id, phase, name))
+        if start:
+            threading.Thread(target=stream, args=(name,), daemon=True).start()
+
+    def still_running(name: str) -> bool:
+        live = kube.get(PODS, name)
+        if live is None:
+            return False
+        with state.changed:
+            state.pods[name] = live
+        return (live.get("status") or {}).get("phase") in {"Pending", "Running"}
+
+    def stream(name: str) -> None:
+        try:
+            if show_log:
+                for stamp, line in follow_log(
+                    kube,
+                    name,
+                    container=DRIVER_CONTAINER,
+                    still_running=lambda: still_running(name),
+                    stop=stop,
+                ):
+                    on_event(DriverLog(stamp, line))
+        except Nfk8sError:
+            pass
+        finally:
+            with state.changed:
+                state.drained.add(name)
+                state.changed.notify_all()
+
+    def on_list(items: list[dict[str, Any]]) -> None:
+        for pod in items:
+            seen(pod)
+
+    with contextlib.suppress(Nfk8sError):
+        for event in watch_resumable(
+            kube, PODS, label_selector=f"job-name={job_name}", stop=stop, on_list=on_list
+        ):
+            seen(event.object, deleted=event.type == "DELETED")
+            if stop.is_set():
+                return

@@ -1,0 +1,73 @@
+"""The lock decision is a pure function of the Lease, the holder's Job and the server time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from nfk8s.lock import Verdict, decide
+
+NOW = datetime(2026, 11, 26, 3, 0, 0, tzinfo=UTC)
+
+
+def lease(holder: str | None, renewed: datetime | None = None, grace: int = 120) -> dict:
+    spec: dict = {"leaseDurationSeconds": grace, "leaseTransitions": 0}
+    if holder:
+        spec["holderIdentity"] = holder
+    if renewed:
+        spec["renewTime"] = renewed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec["acquireTime"] = spec["renewTime"]
+    return {"metadata": {"name": "nfk8s-lock", "resourceVersion": "7"}, "spec": spec}
+
+
+def job(condition: str | None = None, deleting: bool = False) -> dict:
+    obj: dict = {"metadata": {"name": "nfk8s-r1"}, "status": {"active": 1}}
+    if condition:
+        obj["status"] = {"conditions": [{"type": condition, "status": "True"}]}
+    if deleting:
+        obj["metadata"]["deletionTimestamp"] = "2026-11-26T02:59:00Z"
+    return obj
+
+
+def test_missing_lease_is_free():
+    assert decide(None, None, NOW).verdict is Verdict.FREE
+
+
+def test_released_lease_is_free():
+    assert decide(lease(None), None, NOW).verdict is Verdict.FREE
+
+
+def test_running_job_holds_the_lock_whatever_the_lease_age():
+    old = NOW - timedelta(days=3)
+    decision = decide(lease("r1", old), job(), NOW)
+    assert decision.verdict is Verdict.HELD
+    assert "running" in decision.reason
+
+
+def test_finished_job_makes_the_lock_stale():
+    for condition in ("Complete", "Failed"):
+        decision = decide(lease("r1", NOW), job(condition), NOW)
+        assert decision.verdict is Verdict.STALE
+        assert condition in decision.reason
+
+
+def test_job_being_deleted_makes_the_lock_stale():
+    assert decide(lease("r1", NOW), job(deleting=True), NOW).verdict is Verdict.STALE
+
+
+def test_no_job_within_grace_is_held():
+    decision = decide(lease("r1", NOW - timedelta(seconds=30)), None, NOW)
+    assert decision.verdict is Verdict.HELD
+    assert "starting" in decision.reason
+
+
+def test_no_job_past_grace_is_stale():
+    decision = decide(lease("r1", NOW - timedelta(seconds=121)), None, NOW)
+    assert decision.verdict is Verdict.STALE
+    assert "grace" in decision.reason
+
+
+def test_grace_is_measured_on_the_clock_given_not_the_local_one():
+    renewed = datetime(2020, 1, 1, tzinfo=UTC)
+    assert decide(lease("r1", renewed), None, renewed + timedelta(seconds=10)).verdict is (
+        Verdict.HELD
+    )
