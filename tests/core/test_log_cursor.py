@@ -20,7 +20,9 @@ def replay(cursor: LogCursor, start: int, cut: int | None) -> list[str]:
     since = cursor.since()
     cursor.rewind()
     out = []
-    served = [(s, t) for s, t in LINES if since is None or s[:19] >= since.strftime("%Y-%m-%dT%H:%M:%S")]
+    served = [
+        (s, t) for s, t in LINES if since is None or s[:19] >= since.strftime("%Y-%m-%dT%H:%M:%S")
+    ]
     for index, (stamp, text) in enumerate(served):
         if cut is not None and index >= cut:
             break
