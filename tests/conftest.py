@@ -17,3 +17,12 @@ def fakekube() -> Iterator[FakeKube]:
         yield fk
     finally:
         fk.stop()
+
+
+@pytest.fixture
+def cluster(fakekube: FakeKube) -> FakeKube:
+    """The fake server set up the way nfk8s's README asks an admin to (runner SA, work PVC)."""
+    from tests.support import provision
+
+    provision(fakekube)
+    return fakekube

@@ -586,3 +586,46 @@ def _watch_driver(
             seen(event.object, deleted=event.type == "DELETED")
             if stop.is_set():
                 return
+
+
+# -- finding runs ---------------------------------------------------------------------
+
+
+def list_records(
+    kube: Kube, *, label_selector: str | None = None, page_size: int = 500
+) -> list[tuple[RunRecord, dict[str, Any]]]:
+    """Every run record (with its ConfigMap) matching the selector, newest first."""
+    selector = manifests.managed_selector()
+    if label_selector:
+        selector = f"{selector},{label_selector}"
+    page = kube.list(CONFIGMAPS, label_selector=selector, page_size=page_size)
+    found = [
+        (records.record_from_configmap(cm), cm)
+        for cm in page.items
+        if manifests.run_id_from_record_name(cm["metadata"]["name"])
+    ]
+    order = {id(r): i for i, r in enumerate(records.sort_newest_first(r for r, _ in found))}
+    return sorted(found, key=lambda pair: order[id(pair[0])])
+
+
+def resolve_run(kube: Kube, run_id: str | None, *, lock_name: str) -> str:
+    """The run a command means: as given, else the lock holder, else the newest record."""
+    from nfk8s.errors import BadInput
+
+    if run_id:
+        if kube.get(CONFIGMAPS, manifests.record_name(run_id)) is None:
+            raise BadInput(
+                f"no run {run_id!r} in namespace {kube.namespace!r}",
+                hint="list runs with `nfk8s history`",
+            )
+        return run_id
+    holder = lock.holder_of(kube.get(LEASES, lock_name))
+    if holder:
+        return holder
+    newest = list_records(kube)
+    if not newest:
+        raise BadInput(
+            f"no runs in namespace {kube.namespace!r}",
+            hint="start one with `nfk8s run PIPELINE`",
+        )
+    return newest[0][0].run_id

@@ -1,0 +1,67 @@
+"""Helpers shared by the nfk8s feature and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.fakekube import FakeKube
+
+RUNNER_SA = "nfk8s-runner"
+WORK_PVC = "nfk8s-work"
+
+
+def provision(fk: FakeKube, namespace: str = "default") -> None:
+    """What a cluster admin sets up once for nfk8s: the runner ServiceAccount and work PVC."""
+    fk.api.create(
+        "serviceaccounts",
+        namespace,
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": RUNNER_SA}},
+    )
+    fk.api.create(
+        "persistentvolumeclaims",
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": WORK_PVC},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "resources": {"requests": {"storage": "10Gi"}},
+            },
+        },
+    )
+
+
+def nfk8s_binary() -> str:
+    return str(Path(sys.executable).parent / "nfk8s")
+
+
+def nfk8s_env(fk: FakeKube, **extra: str) -> dict[str, str]:
+    """Environment for an nfk8s subprocess: the fake's kubeconfig, no user config file."""
+    env = fk.env()
+    for key in list(env):
+        if key.startswith(("NFK8S_", "GITHUB_", "GITLAB_")) or key == "CI":
+            env.pop(key)
+    env["NFK8S_CONFIG"] = os.devnull
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_nfk8s(
+    fk: FakeKube, *args: str, timeout: float = 120, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``nfk8s`` entry point against the fake server."""
+    return subprocess.run(
+        [nfk8s_binary(), *args],
+        env=env or nfk8s_env(fk),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kw,
+    )
