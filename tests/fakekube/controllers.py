@@ -1063,7 +1063,20 @@ class JobController:
                     status["terminating"] = 0
                 else:
                     self._schedule(ns, name, 0.05)
-            elif not spec.get("suspend"):
+            elif spec.get("suspend"):
+                if not _has_condition({"status": {"conditions": conds}}, "Suspended"):
+                    _set_condition(
+                        conds, _cond("Suspended", True, now, "JobSuspended", "Job suspended")
+                    )
+                    ctrl.events.emit(job, "Normal", "Suspended", "Job suspended", "job-controller")
+                for p in active:
+                    self._delete_pod(job, p)
+            else:
+                if _has_condition({"status": {"conditions": conds}}, "Suspended"):
+                    _set_condition(
+                        conds, _cond("Suspended", False, now, "JobResumed", "Job resumed")
+                    )
+                    ctrl.events.emit(job, "Normal", "Resumed", "Job resumed", "job-controller")
                 parallelism = int(spec.get("parallelism", 1))
                 want = parallelism
                 if completions is not None:

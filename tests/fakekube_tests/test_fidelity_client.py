@@ -426,3 +426,97 @@ def test_request_log(fakekube: FakeKube, core: client.CoreV1Api) -> None:
     assert (rec.namespace, rec.status) == ("default", 201)
     fakekube.api.create("configmaps", "default", {"metadata": {"name": "inproc"}})
     assert fakekube.requests.count(verb="create") == 1  # in-process calls are not logged
+
+
+def test_patch_flavours_and_status_subresource(fakekube: FakeKube) -> None:
+    ac = api_client(fakekube)
+    core, batch = client.CoreV1Api(ac), client.BatchV1Api(ac)
+    pod = pod_manifest(
+        "sp",
+        annotations={"fakekube.io/pending-seconds": "600"},
+        containers=[
+            {"name": "a", "image": "busybox:1", "env": [{"name": "X", "value": "1"}]},
+            {"name": "b", "image": "busybox:1"},
+        ],
+    )
+    core.create_namespaced_pod("default", pod)
+    # Strategic merge: containers merge by name, env by name.
+    patched = core.patch_namespaced_pod(
+        "sp", "default", {"spec": {"containers": [{"name": "b", "image": "busybox:2"}]}}
+    )
+    assert [c.image for c in patched.spec.containers] == ["busybox:1", "busybox:2"]
+    assert patched.metadata.generation == 2  # spec changed
+    # JSON patch.
+    host, port = fakekube.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    ops = [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]
+    conn.request(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/sp",
+        json.dumps(ops),
+        {"Content-Type": "application/json-patch+json"},
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["metadata"]["labels"] == {"x": "y"}
+    conn.request(
+        "PATCH", "/api/v1/namespaces/default/pods/sp", "{}", {"Content-Type": "text/plain"}
+    )
+    resp = conn.getresponse()
+    assert resp.status == 415
+    resp.read()
+    conn.request("POST", "/api/v1/namespaces/default/pods/sp", "{}")
+    resp = conn.getresponse()
+    assert resp.status == 405
+    resp.read()
+    conn.close()
+    # A main-resource write ignores status; /status writes only status.
+    job = batch.create_namespaced_job(
+        "default",
+        {
+            "metadata": {"name": "st"},
+            "spec": {
+                "suspend": True,
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b"}]}
+                },
+            },
+        },
+    )
+    assert job.status.active is None
+    # Let the Job controller write its first status, then write with a fresh copy.
+    fakekube.wait_for(lambda: batch.read_namespaced_job("st", "default").status.active == 0)
+    job = batch.read_namespaced_job("st", "default")
+    job.status = client.V1JobStatus(active=7)
+    assert batch.replace_namespaced_job("st", "default", job).status.active == 0
+    fresh = batch.read_namespaced_job("st", "default")
+    fresh.status.active = 7
+    fresh.spec.parallelism = 5
+    out = batch.replace_namespaced_job_status("st", "default", fresh)
+    assert out.status.active == 7 and out.spec.parallelism == 1
+
+
+def test_delete_collection_and_options(fakekube: FakeKube, core: client.CoreV1Api) -> None:
+    for i in range(3):
+        core.create_namespaced_config_map("default", _cm(f"d{i}", {"grp": "x" if i < 2 else "y"}))
+    core.delete_collection_namespaced_config_map("default", label_selector="grp=x")
+    left = [c.metadata.name for c in core.list_namespaced_config_map("default").items]
+    assert left == ["d2", "kube-root-ca.crt"]
+    uid = core.read_namespaced_config_map("d2", "default").metadata.uid
+    with pytest.raises(ApiException) as exc:
+        core.delete_namespaced_config_map(
+            "d2",
+            "default",
+            body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="other")),
+        )
+    assert exc.value.status == 409
+    core.delete_namespaced_config_map(
+        "d2", "default", body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+    )
+    core.create_namespaced_pod(
+        "default", pod_manifest("gone", annotations={"fakekube.io/run-seconds": "600"})
+    )
+    fakekube.wait_for(lambda: core.read_namespaced_pod("gone", "default").status.phase == "Running")
+    deleted = core.delete_namespaced_pod("gone", "default", grace_period_seconds=0)
+    assert deleted.metadata.name == "gone"  # pods answer with the object
+    with pytest.raises(ApiException):
+        core.read_namespaced_pod("gone", "default")
