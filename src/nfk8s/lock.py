@@ -20,8 +20,8 @@ from nfk8s.kube import JOBS, LEASES, Kube
 
 MAX_CAS_ATTEMPTS = 20
 
-HOLDER_PIPELINE_ANNOTATION = "nfk8s.io/pipeline"
-HOLDER_USER_ANNOTATION = "nfk8s.io/submitted-by"
+HOLDER_PIPELINE_ANNOTATION = manifests.PIPELINE_ANNOTATION
+HOLDER_USER_ANNOTATION = manifests.SUBMITTED_BY_ANNOTATION
 
 
 class Verdict(StrEnum):
@@ -110,6 +110,8 @@ def decide(lease: dict[str, Any] | None, job: dict[str, Any] | None, now: dateti
         if ended:
             return Decision(Verdict.STALE, f"Job of run {holder} has finished ({ended})")
         return Decision(Verdict.HELD, f"Job of run {holder} is running")
+    if _annotation(lease, manifests.JOB_UID_ANNOTATION):
+        return Decision(Verdict.STALE, f"Job of run {holder} was deleted")
     spec = lease.get("spec") or {}
     renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
     grace = timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0))
@@ -178,6 +180,31 @@ def acquire(
             continue  # lost the race: re-read and decide again
         return Acquired(written, holder, state.job)
     raise Conflict(f"could not take lease {name!r}: it kept changing under us", status=409)
+
+
+def note_job(kube: Kube, lease: dict[str, Any], *, run_id: str, job: dict[str, Any]) -> None:
+    """Record the holder's Job on the Lease, so a deleted Job frees the lock at once.
+
+    The patch carries the Lease's resourceVersion as a precondition; after a conflict the
+    Lease is re-read and patched only while it is still ours.
+    """
+    annotations = {
+        manifests.JOB_NAME_ANNOTATION: job["metadata"]["name"],
+        manifests.JOB_UID_ANNOTATION: job["metadata"]["uid"],
+    }
+    name = lease["metadata"]["name"]
+    version = lease["metadata"].get("resourceVersion")
+    for _ in range(MAX_CAS_ATTEMPTS):
+        patch = {"metadata": {"annotations": annotations, "resourceVersion": version}}
+        try:
+            kube.patch(LEASES, name, patch)
+        except Conflict:
+            current = kube.get(LEASES, name)
+            if holder_of(current) != run_id or current is None:
+                return
+            version = current["metadata"].get("resourceVersion")
+            continue
+        return
 
 
 def release(kube: Kube, *, name: str, run_id: str | None, force: bool = False) -> bool:

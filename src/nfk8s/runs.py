@@ -171,14 +171,17 @@ def submit(
         with contextlib.suppress(Nfk8sError):
             reconcile_run(kube, acquired.took_over_from, job=acquired.stale_job, lock_free=True)
     try:
-        return SubmitResult(_write_run(kube, spec, settings), acquired.took_over_from)
+        record, job = _write_run(kube, spec, settings)
     except BaseException:
         with contextlib.suppress(Nfk8sError):
             lock.release(kube, name=settings.lock_name, run_id=spec.run_id)
         raise
+    with contextlib.suppress(Nfk8sError):
+        lock.note_job(kube, acquired.lease, run_id=spec.run_id, job=job)
+    return SubmitResult(record, acquired.took_over_from)
 
 
-def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> RunRecord:
+def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> tuple[RunRecord, dict[str, Any]]:
     now = kube.server_now()
     draft = plan(spec, settings, namespace=kube.namespace, now=now, record_uid="")
     run_label = manifests.RUN_ID_LABEL
@@ -205,7 +208,7 @@ def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> RunRecord:
                 CONFIGMAPS, record_cm["metadata"]["name"], records.configmap_patch_for(failed)
             )
         raise
-    return replace(draft.run, job_uid=job["metadata"]["uid"])
+    return replace(draft.run, job_uid=job["metadata"]["uid"]), job
 
 
 def wait_for_lock_change(kube: Kube, state: lock.LockState, deadline: float) -> None:
