@@ -589,7 +589,14 @@ class PodWorker(threading.Thread):
 
         argv = list(main.get("command") or []) + list(main.get("args") or [])
         if argv and argv[0].rsplit("/", 1)[-1] == "nextflow":
-            runner = self.kubelet.driver_runner()
+            try:
+                runner = self.kubelet.driver_runner()
+            except Exception:
+                # A simulator that fails to import fails its pod, visibly, like a bad image.
+                t_ns = int(ctrl.clock.now() * 1e9)
+                for line in traceback.format_exc().rstrip().split("\n"):
+                    bufs[main["name"]].append(line, t_ns)
+                return 1, "Error"
             if runner is not None:
                 return self._run_driver(runner, main, bufs[main["name"]])
         log_text = annotations.get(contract.LOG)

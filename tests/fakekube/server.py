@@ -610,7 +610,8 @@ class Handler(BaseHTTPRequestHandler):
 
         sent = 0
         cut = decision.cut_after
-        deadline = time.monotonic() + (timeout if timeout is not None else DEFAULT_WATCH_TIMEOUT)
+        # timeoutSeconds=0 means "no timeout": the server's own default applies.
+        deadline = time.monotonic() + (timeout if timeout else DEFAULT_WATCH_TIMEOUT)
         last_rv = rv if rv not in (None, "", "0") else str(st.store.resource_version)
         try:
             self._start_stream(JSON)

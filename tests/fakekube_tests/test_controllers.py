@@ -370,3 +370,16 @@ def test_namespace_deletion_drains_content(fakekube: FakeKube) -> None:
     out = fakekube.api.delete("namespaces", "", "scratch")
     assert out["status"]["phase"] == "Terminating"
     fakekube.wait_for(lambda: fakekube.store.try_get("namespaces", "", "scratch") is None)
+
+
+def test_driver_job_runs_the_nextflow_simulator(fakekube: FakeKube) -> None:
+    pytest.importorskip("tests.fakekube.nextflow_sim")
+    job = job_manifest("nf", command=["nextflow", "run", "sim/hello", "-name", "fk-hello"])
+    fakekube.api.create("jobs", "default", job)
+    assert fakekube.wait_for(lambda: _finished(fakekube, "nf"), timeout=30)[-1] == "Complete"
+    (pod,) = _job_pods(fakekube, "nf")
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    log = fakekube.pod_logs("default", pod["metadata"]["name"])
+    assert log and "N E X T F L O W" in log[0]
+    truth = fakekube.sim_truth("default", "fk-hello")
+    assert truth is not None and truth.exit_code == 0

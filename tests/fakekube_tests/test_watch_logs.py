@@ -75,6 +75,19 @@ def test_watch_all_namespaces_and_bookmarks(fakekube: FakeKube) -> None:
     assert bookmarks and int(bookmarks[-1]["object"]["metadata"]["resourceVersion"]) > rv
 
 
+def test_watch_list_initial_events_end_with_a_bookmark(fakekube: FakeKube) -> None:
+    _, _, body = _get(
+        fakekube,
+        "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true"
+        "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+    )
+    events = _events(body)
+    assert events[0]["type"] == "ADDED"
+    marker = next(e for e in events if e["type"] == "BOOKMARK")
+    annotations = marker["object"]["metadata"]["annotations"]
+    assert annotations == {"k8s.io/initial-events-end": "true"}
+
+
 def test_watch_too_old_sends_one_error_event(fakekube: FakeKube) -> None:
     fakekube.api.create("configmaps", "default", {"metadata": {"name": "a"}})
     fakekube.compact_watch_history()
