@@ -122,7 +122,9 @@ def parse_request_info(method: str, path: str, query: dict[str, str]) -> Request
     info.rt = discovery.lookup(info.group, info.version, info.resource)
     watch = info.legacy_watch or query.get("watch", "").lower() in ("1", "true")
     if method in ("GET", "HEAD"):
-        if info.name:
+        if info.name and info.legacy_watch and not info.subresource:
+            info.verb = "watch"  # /watch/.../<name> watches one object
+        elif info.name:
             info.verb = "get"
         else:
             info.verb = "watch" if watch else "list"
@@ -467,7 +469,7 @@ class Handler(BaseHTTPRequestHandler):
         elif v == "list":
             self._list(rt, ns, query)
         elif v == "watch":
-            self._watch(rt, ns, query, decision)
+            self._watch(rt, ns, query, decision, info.name)
         elif v == "create":
             if info.name:
                 raise _method_not_allowed()
@@ -564,9 +566,18 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _watch(
-        self, rt: ResourceType, ns: str, query: dict[str, str], decision: FaultDecision
+        self,
+        rt: ResourceType,
+        ns: str,
+        query: dict[str, str],
+        decision: FaultDecision,
+        name: str = "",
     ) -> None:
         st = self.state
+        if name:
+            pin = f"metadata.name={name}"
+            given = query.get("fieldSelector")
+            query = dict(query, fieldSelector=f"{given},{pin}" if given else pin)
         label, fields = self._selectors(rt, query)
         timeout = _int_param(query, "timeoutSeconds")
         bookmarks = query.get("allowWatchBookmarks", "").lower() in ("1", "true")
