@@ -7,6 +7,8 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tests.fakekube.util import rfc3339_nano
+
 
 class LogBuffer:
     """One container's log: UTF-8 bytes in one bytearray, line offsets and stamps in arrays.
@@ -93,10 +95,12 @@ def render_lines(
     stopping: threading.Event,
     alive: Callable[[], bool] | None = None,
     poll: float = 0.2,
-) -> Iterator[bytes]:
-    """The bytes of a log response, one line at a time; follows while the log is open."""
-    from tests.fakekube.util import rfc3339_nano
+    batch: int = 5000,
+) -> Iterator[list[bytes]]:
+    """A log response as batches of rendered lines; follows while the log is open.
 
+    Batches let the server write a long log in few chunks instead of one per line.
+    """
     start = 0
     if opts.since_ns is not None:
         start = buf.first_index_since(opts.since_ns)
@@ -106,22 +110,26 @@ def render_lines(
     budget = opts.limit_bytes
     idx = start
     while True:
-        batch = buf.lines(idx)
-        for t_ns, text in batch:
-            out = (
-                (rfc3339_nano(t_ns).encode() + b" " + text + b"\n")
+        got = buf.lines(idx, idx + batch)
+        out: list[bytes] = []
+        for t_ns, text in got:
+            line = (
+                rfc3339_nano(t_ns).encode() + b" " + text + b"\n"
                 if opts.timestamps
                 else text + b"\n"
             )
             if budget is not None:
-                if budget <= 0:
+                if len(line) >= budget:
+                    out.append(line[:budget])
+                    yield out
                     return
-                if len(out) > budget:
-                    yield out[:budget]
-                    return
-                budget -= len(out)
+                budget -= len(line)
+            out.append(line)
+        if out:
             yield out
-        idx += len(batch)
+        idx += len(got)
+        if len(got) == batch:
+            continue
         if not opts.follow:
             return
         if buf.closed and len(buf) <= idx:

@@ -917,11 +917,13 @@ class Handler(BaseHTTPRequestHandler):
 
         cut = decision.cut_after
         self._start_stream("text/plain")
-        lines = render_lines(buf, opts, stopping=st.stopping, alive=alive, poll=st.poll)
-        for n, chunk in enumerate(lines):
-            if cut is not None and n >= cut:
+        sent = 0
+        for batch in render_lines(buf, opts, stopping=st.stopping, alive=alive, poll=st.poll):
+            if cut is not None and sent + len(batch) > cut:
+                self._chunk(b"".join(batch[: cut - sent]))
                 raise _Dropped
-            self._chunk(chunk)
+            self._chunk(b"".join(batch))
+            sent += len(batch)
         if st.stopping.is_set():
             raise _Dropped
         self._end_stream()
