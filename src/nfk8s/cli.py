@@ -237,9 +237,7 @@ def run(
         str | None,
         typer.Option(
             "--wait-lock",
-            help="If a run is active, wait for it to end (optionally at most DUR), then run.",
-            is_flag=False,
-            flag_value="forever",
+            help="If a run is active, wait for it to end (--wait-lock=DUR: at most DUR), then run.",
             metavar="[=DUR]",
         ),
     ] = None,
@@ -328,7 +326,7 @@ def _wait_lock_seconds(value: str | None) -> float | None:
 
     if value is None:
         return None
-    if value == "forever":
+    if value == WAIT_FOREVER:
         return float("inf")
     return float(inputs.parse_duration(value))
 
@@ -526,9 +524,18 @@ def config_cmd(
             sys.stdout.write(f"{r.name:<{width}}  {value:<30}  {r.source}\n")
 
 
+WAIT_FOREVER = "forever"
+
+
+def normalise_argv(args: list[str]) -> list[str]:
+    """Let ``--wait-lock`` stand alone, as the ``[=DUR]`` in its usage promises."""
+    return [f"--wait-lock={WAIT_FOREVER}" if arg == "--wait-lock" else arg for arg in args]
+
+
 def main() -> None:
+    args = sys.argv[1:]
     # --version alone needs neither Typer nor Click: answer before importing anything.
-    if sys.argv[1:] == ["--version"]:
+    if args == ["--version"]:
         sys.stdout.write(f"nfk8s {__version__}\n")
         return
-    app()
+    app(args=normalise_argv(args), prog_name="nfk8s")
