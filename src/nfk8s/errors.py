@@ -75,6 +75,8 @@ class ClusterError(Nfk8sError):
 class Unreachable(ClusterError):
     """No answer from the API server (connection refused, DNS, TLS, timeout)."""
 
+    refused: bool = False  # nothing listens there: retrying will not help
+
 
 class Unauthorized(ClusterError):
     """401: the credentials in the kubeconfig were not accepted."""

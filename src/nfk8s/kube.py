@@ -287,10 +287,15 @@ class Kube:
                 hint=self._unreachable_hint(),
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Unreachable(
+            error = Unreachable(
                 f"cannot reach the API server at {self.server}: {_transport_reason(exc)}",
                 hint=self._unreachable_hint(),
-            ) from None
+            )
+            # Nobody listening is not a blip: urllib3 has already retried the connect.
+            error.refused = isinstance(
+                getattr(exc, "reason", exc), urllib3.exceptions.NewConnectionError
+            )
+            raise error from None
         raw = response.response
         self._note_date(raw.headers)
         return raw
@@ -324,8 +329,8 @@ class Kube:
                 raw = self._send(
                     method, path, query=query, body=body, content_type=content_type, timeout=timeout
                 )
-            except Unreachable:
-                if not retry or attempt + 1 >= self.retry.attempts:
+            except Unreachable as exc:
+                if not retry or exc.refused or attempt + 1 >= self.retry.attempts:
                     raise
                 self.retry.sleep(self.retry.delay(attempt, None))
                 attempt += 1
@@ -421,7 +426,9 @@ class Kube:
                         return existing
                 raise
             except ClusterError as exc:
-                transient = isinstance(exc, Unreachable) or exc.status in RETRYABLE_STATUS
+                transient = (
+                    isinstance(exc, Unreachable) and not exc.refused
+                ) or exc.status in RETRYABLE_STATUS
                 if is_ours is None or not transient or attempt + 1 >= self.retry.attempts:
                     raise
                 ambiguous = True
@@ -601,8 +608,8 @@ class Kube:
                 raw = self._send(
                     "GET", path, query=query, accept=accept, timeout=(10, read_timeout)
                 )
-            except Unreachable:
-                if attempt + 1 >= self.retry.attempts:
+            except Unreachable as exc:
+                if exc.refused or attempt + 1 >= self.retry.attempts:
                     raise
             if raw is not None and 200 <= raw.status < 300:
                 return raw
