@@ -8,14 +8,30 @@ from the last resourceVersion; one that expired (410) lists again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nfk8s.errors import Gone, Unreachable
+from nfk8s.errors import ClusterError, Gone, Unreachable
 from nfk8s.kube import Kube, Resource, WatchEvent
+
+
+@dataclass(frozen=True)
+class LogStart:
+    """Where the first read of a log begins (``--tail``, ``--since``); later ones resume."""
+
+    tail_lines: int | None = None
+    since_seconds: int | None = None
+
+
+# A non-follow read is repeated from its cursor until one adds nothing (the only way to
+# tell a cut response from a complete one); a container that keeps writing stops it here.
+MAX_READS = 20
+# Consecutive failed (re)connections before a watch gives up.
+MAX_WATCH_FAILURES = 8
 
 
 @dataclass
@@ -71,6 +87,54 @@ def _normalise_stamp(stamp: str) -> str:
     return f"{whole}.{frac:0<9}Z"
 
 
+def _open(
+    kube: Kube,
+    pod: str,
+    container: str | None,
+    cursor: LogCursor,
+    start: LogStart | None,
+    *,
+    follow: bool,
+) -> Iterator[str]:
+    first = cursor.stamp is None and start is not None
+    return kube.pod_log(
+        pod,
+        container=container,
+        follow=follow,
+        timestamps=True,
+        since_time=cursor.since(),
+        tail_lines=start.tail_lines if first and start else None,
+        since_seconds=start.since_seconds if first and start else None,
+    )
+
+
+def read_log(
+    kube: Kube,
+    pod: str,
+    *,
+    container: str | None = None,
+    start: LogStart | None = None,
+    cursor: LogCursor | None = None,
+) -> Iterator[tuple[str, str]]:
+    """(timestamp, line) pairs of a container log as it is now, complete even if cut."""
+    cursor = cursor or LogCursor()
+    for _ in range(MAX_READS):
+        cursor.rewind()
+        new = 0
+        try:
+            for raw in _open(kube, pod, container, cursor, start, follow=False):
+                stamp, text = split_stamp(raw)
+                if cursor.admit(stamp):
+                    new += 1
+                    yield stamp, text
+        except Unreachable:
+            if cursor.stamp is None:
+                raise
+            new = 1  # try again from the cursor
+        if not new:
+            return
+
+
 def follow_log(
     kube: Kube,
     pod: str,
@@ -79,6 +143,7 @@ def follow_log(
     still_running: Callable[[], bool],
     stop: threading.Event,
     cursor: LogCursor | None = None,
+    start: LogStart | None = None,
     reconnect_delay: float = 0.5,
 ) -> Iterator[tuple[str, str]]:
     """(timestamp, line) pairs of a container log until the container ends or ``stop``."""
@@ -86,13 +151,7 @@ def follow_log(
     while not stop.is_set():
         cursor.rewind()
         try:
-            for raw in kube.pod_log(
-                pod,
-                container=container,
-                follow=True,
-                timestamps=True,
-                since_time=cursor.since(),
-            ):
+            for raw in _open(kube, pod, container, cursor, start, follow=True):
                 if stop.is_set():
                     return
                 stamp, text = split_stamp(raw)
@@ -101,17 +160,9 @@ def follow_log(
         except Unreachable:
             pass  # reconnect below
         if not still_running():
-            # One last read from the cursor: lines written between the cut and the end.
-            cursor.rewind()
-            try:
-                for raw in kube.pod_log(
-                    pod, container=container, timestamps=True, since_time=cursor.since()
-                ):
-                    stamp, text = split_stamp(raw)
-                    if cursor.admit(stamp):
-                        yield stamp, text
-            except Unreachable:
-                pass
+            # Read on from the cursor: lines written between the cut and the end.
+            with contextlib.suppress(Unreachable):
+                yield from read_log(kube, pod, container=container, start=start, cursor=cursor)
             return
         stop.wait(reconnect_delay)
 
@@ -132,13 +183,16 @@ def watch_resumable(
     can replace their state instead of replaying every object as an event.
     """
     resource_version = ""
+    failures = 0
     while not stop.is_set():
-        if not resource_version:
-            page = kube.list(resource, label_selector=label_selector, field_selector=field_selector)
-            resource_version = page.resource_version
-            if on_list is not None:
-                on_list(page.items)
         try:
+            if not resource_version:
+                page = kube.list(
+                    resource, label_selector=label_selector, field_selector=field_selector
+                )
+                resource_version = page.resource_version
+                if on_list is not None:
+                    on_list(page.items)
             for event in kube.watch(
                 resource,
                 resource_version=resource_version,
@@ -146,6 +200,7 @@ def watch_resumable(
                 field_selector=field_selector,
                 timeout_seconds=timeout_seconds,
             ):
+                failures = 0
                 version = (event.object.get("metadata") or {}).get("resourceVersion")
                 if version:
                     resource_version = str(version)
@@ -155,5 +210,10 @@ def watch_resumable(
                     return
         except Gone:
             resource_version = ""
-        except Unreachable:
-            stop.wait(0.5)
+        except ClusterError as exc:
+            # Outages and server errors pass; a refusal (RBAC, credentials) does not.
+            transient = isinstance(exc, Unreachable) or exc.status is None or exc.status >= 500
+            failures += 1
+            if not transient or failures > MAX_WATCH_FAILURES:
+                raise
+            stop.wait(min(0.25 * 2**failures, 5.0))

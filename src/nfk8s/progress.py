@@ -4,6 +4,12 @@ Pods are the source of truth for pending/running/succeeded/failed (the plain log
 completion lines); the log adds what no pod shows: cached tasks and retries. Every
 ``apply_*`` call is idempotent, so replaying a watch or re-reading the log after a
 reconnect never double-counts.
+
+Nextflow deletes a task's pod as soon as the task succeeds and keeps failed ones, so a pod
+that is gone without a seen end - deleted while the watch was being re-listed after a 410,
+or before a follower attached - is a success, unless the run was already killing its
+tasks. The log's ``Submitted process`` lines name every attempt by hash, which finds the
+pods a follower never saw at all.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class _Pod:
     state: str
     resource_version: str | None
     hash_prefix: str | None
+    vanished: bool = False  # gone from a re-list without a DELETED event
 
 
 def _pod_hash(name: str) -> str | None:
@@ -97,6 +104,10 @@ class ProgressTracker:
         self.session_id: str | None = None
         self.run_name: str | None = None
         self.revision: str | None = None
+        # hash prefix -> (process, log timestamp) of every attempt the driver submitted
+        self._submitted: dict[str, tuple[str, str | None]] = {}
+        self._listed_at: str | None = None  # server time of the latest pod listing
+        self._killing = False  # the driver said it is killing its running tasks
 
     # -- pods ---------------------------------------------------------------------------
 
@@ -132,12 +143,37 @@ class ProgressTracker:
         self._pods[key] = current
         return True
 
+    def apply_listing(self, pods: list[Mapping[str, Any]], listed_at: str | None = None) -> bool:
+        """Take a full listing of the run's task pods (the first, or one after a 410).
+
+        Pods known before but missing now were deleted while nobody watched.
+        ``listed_at`` (server time, RFC 3339) dates the listing: tasks submitted before it
+        whose pod it lacks were deleted before anyone could see them.
+        """
+        changed = False
+        present: set[str] = set()
+        for pod in pods:
+            metadata = pod.get("metadata") or {}
+            present.add(str(metadata.get("uid") or metadata.get("name") or ""))
+            changed |= self.apply_pod_event("ADDED", pod)
+        for key, known in self._pods.items():
+            if key not in present and not known.vanished and known.state not in _FINAL:
+                known.vanished = True
+                changed = True
+        if listed_at is not None and (self._listed_at is None or listed_at > self._listed_at):
+            self._listed_at = listed_at
+            changed = True
+        return changed
+
     # -- log ----------------------------------------------------------------------------
 
-    def apply_log_event(self, event: LogEvent) -> bool:
-        """Take one parsed driver log line; True if the counts may change."""
+    def apply_log_event(self, event: LogEvent, stamp: str | None = None) -> bool:
+        """Take one parsed driver log line (``stamp``: its server time); True if counts change."""
         process = event.process
         kind = event.kind
+        if kind is LogKind.KILLING:
+            self._killing = True
+            return True
         if kind is LogKind.LAUNCH:
             self.run_name = event.run_name or self.run_name
             self.revision = event.revision or self.revision
@@ -149,6 +185,8 @@ class ProgressTracker:
         self._learn(process, event.hash_prefix)
         task = event.hash or event.tag or event.line
         if kind in {LogKind.SUBMITTED, LogKind.RESUBMITTED}:
+            if event.hash_prefix and event.hash_prefix not in self._submitted:
+                self._submitted[event.hash_prefix] = (process, stamp)
             if kind is LogKind.RESUBMITTED:
                 return _add(self._resubmitted, process, task)
             return False
@@ -177,19 +215,49 @@ class ProgressTracker:
 
     # -- results ------------------------------------------------------------------------
 
+    def process_for(self, pod_name: str, label: str) -> str:
+        """The process name of a task pod, from its name (hash) or its label."""
+        return self._process_of(_Pod(label, PENDING, None, _pod_hash(pod_name)))
+
     def _process_of(self, pod: _Pod) -> str:
         if pod.hash_prefix and pod.hash_prefix in self._by_hash:
             return self._by_hash[pod.hash_prefix]
         return self._by_label.get(pod.label, pod.label)
 
-    def snapshot(self) -> dict[str, ProcessCounts]:
-        """Counts keyed by process name, in the order processes first appeared."""
+    def _unseen_end(self) -> str:
+        """How a task whose pod went unseen ended: cleaned up after success, or killed."""
+        return FAILED if self._killing else SUCCEEDED
+
+    def snapshot(self, *, final: bool = False) -> dict[str, ProcessCounts]:
+        """Counts keyed by process name, in the order processes first appeared.
+
+        ``final``: the run has ended, so every submitted task whose pod was never seen
+        has ended too (its pod was deleted before the watch could show it).
+        """
         result: dict[str, ProcessCounts] = {name: ProcessCounts() for name in self._process_order}
+        seen_hashes: set[str] = set()
         for pod in self._pods.values():
-            if pod.state == FAILED and pod.hash_prefix in self._retried_hashes:
+            if pod.hash_prefix:
+                seen_hashes.add(pod.hash_prefix)
+            state = self._unseen_end() if pod.vanished else pod.state
+            if state == FAILED and pod.hash_prefix in self._retried_hashes:
                 continue  # a failed attempt Nextflow retried: counted as a retry, not a failure
             counts = result.setdefault(self._process_of(pod), ProcessCounts())
-            setattr(counts, pod.state, getattr(counts, pod.state) + 1)
+            setattr(counts, state, getattr(counts, state) + 1)
+        for hash_prefix, (process, stamp) in self._submitted.items():
+            if hash_prefix in seen_hashes:
+                continue
+            listed_before = (
+                stamp is not None and self._listed_at is not None and stamp < self._listed_at
+            )
+            if final or listed_before:
+                state = self._unseen_end()
+                if state == FAILED and hash_prefix in self._retried_hashes:
+                    continue
+            else:
+                state = PENDING  # its pod is about to show up on the watch
+            counts = result.setdefault(process, ProcessCounts())
+            setattr(counts, state, getattr(counts, state) + 1)
         for process, tasks in self._cached.items():
             result.setdefault(process, ProcessCounts()).cached = len(tasks)
         for process in set(self._resubmitted) | set(self._retry_notes):
@@ -201,9 +269,9 @@ class ProgressTracker:
             result.setdefault(process, ProcessCounts()).retried = retries
         return result
 
-    def totals(self) -> ProcessCounts:
+    def totals(self, *, final: bool = False) -> ProcessCounts:
         total = ProcessCounts()
-        for counts in self.snapshot().values():
+        for counts in self.snapshot(final=final).values():
             total = total + counts
         return total
 

@@ -9,16 +9,18 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nfk8s import lock, manifests, records
+from nfk8s import lock, manifests, models, records
 from nfk8s.errors import ClusterError, Conflict, Interrupted, LockBusy, Nfk8sError, TimedOut
-from nfk8s.follow import follow_log, watch_resumable
+from nfk8s.follow import LogStart, follow_log, read_log, watch_resumable
 from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
-from nfk8s.models import RunRecord, RunSpec, RunStatus
+from nfk8s.models import ProcessCounts, RunRecord, RunSpec, RunStatus
+from nfk8s.nextflow import nextflow_label_value, parse_line
+from nfk8s.progress import ProgressTracker
 
 if TYPE_CHECKING:
     from nfk8s.settings import Settings
@@ -68,7 +70,45 @@ class Finished:
     record: RunRecord
 
 
-Event = LockWaiting | LockTaken | Submitted | Attaching | DriverPhase | DriverLog | Finished
+@dataclass(frozen=True)
+class Following:
+    """Following has begun: the record as it stood, and the API server's clock then."""
+
+    record: RunRecord
+    server_now: datetime
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Per-process task counts changed (a snapshot, in the order processes appeared)."""
+
+    processes: dict[str, ProcessCounts]
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskLog:
+    """One line of a task pod's log (``--tasks``)."""
+
+    pod: str
+    process: str
+    tag: str | None
+    stamp: str
+    line: str
+
+
+Event = (
+    LockWaiting
+    | LockTaken
+    | Submitted
+    | Attaching
+    | DriverPhase
+    | DriverLog
+    | Finished
+    | Following
+    | Progress
+    | TaskLog
+)
 OnEvent = Callable[[Event], None]
 
 
@@ -263,22 +303,29 @@ def read_record(kube: Kube, run_id: str) -> tuple[RunRecord, dict[str, Any]] | N
 
 
 def update_record(
-    kube: Kube, run_id: str, change: Callable[[RunRecord], RunRecord | None]
+    kube: Kube,
+    run_id: str,
+    change: Callable[[RunRecord], RunRecord | None],
+    *,
+    allow_final: bool = False,
 ) -> RunRecord | None:
     """Compare-and-swap the record through ``change``; a final status is never overwritten.
 
     ``change`` returns None to leave the record as it is. Two writers racing (a cancel and
     the run's own completion) end with whichever final status landed first.
+    ``allow_final`` lets ``change`` add details to a final record; it must keep the status.
     """
     for _ in range(lock.MAX_CAS_ATTEMPTS):
         found = read_record(kube, run_id)
         if found is None:
             return None
         current, cm = found
-        if current.status.final:
+        if current.status.final and not allow_final:
             return current
         updated = change(current)
-        if updated is None:
+        if updated is not None and current.status.final:
+            updated = replace(updated, status=current.status)
+        if updated is None or updated == current:
             return current
         body = records.configmap_with(cm, updated)
         try:
@@ -363,8 +410,13 @@ def reconcile_run(
     *,
     job: dict[str, Any] | None = None,
     lock_free: bool = False,
+    details: Callable[[RunRecord], RunRecord] | None = None,
 ) -> RunRecord | None:
-    """Make a record that is not final tell the truth about its Job (lazy reconciliation)."""
+    """Make a record that is not final tell the truth about its Job (lazy reconciliation).
+
+    ``details`` adds what a follower learnt (task counts, session id) to the final write.
+    """
+    add = details or (lambda rec: rec)
     found = read_record(kube, run_id)
     if found is None or found[0].status.final:
         return found[0] if found else None
@@ -389,7 +441,7 @@ def reconcile_run(
                 finished_at=now,
             )
 
-        return update_record(kube, run_id, vanished)
+        return update_record(kube, run_id, lambda rec: add(vanished(rec)))
     pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
     outcome = outcome_of_job(job, pods)
     job_uid = job["metadata"]["uid"]
@@ -404,7 +456,7 @@ def reconcile_run(
             return update_record(kube, run_id, running)
         return found[0]
     return update_record(
-        kube, run_id, lambda rec: replace(apply_outcome(rec, outcome, now), job_uid=job_uid)
+        kube, run_id, lambda rec: add(replace(apply_outcome(rec, outcome, now), job_uid=job_uid))
     )
 
 
@@ -421,6 +473,9 @@ class _FollowState:
     streaming: set[str] = field(default_factory=set)  # pods whose log stream has begun
     drained: set[str] = field(default_factory=set)  # pods whose log stream has ended
     changed: threading.Condition = field(default_factory=threading.Condition)
+    tracker: ProgressTracker = field(default_factory=ProgressTracker)
+    tracker_lock: threading.Lock = field(default_factory=threading.Lock)
+    last_progress: dict[str, ProcessCounts] | None = None
 
     def ended(self) -> bool:
         return self.job_gone or (self.job is not None and lock.job_finished(self.job) is not None)
@@ -442,17 +497,27 @@ def follow_run(
     on_event: OnEvent = _ignore,
     stop: threading.Event | None = None,
     show_log: bool = True,
+    log_start: LogStart | None = None,
+    tasks: bool = False,
+    process: str | None = None,
 ) -> RunRecord:
-    """Stream the driver log until the Job ends, then settle the record; returns it.
+    """Stream the driver log and the task counts until the Job ends, settle the record.
 
     Setting ``stop`` detaches (the run keeps going) and raises ``Interrupted``.
+    ``log_start`` begins the driver log at ``--tail``/``--since``; ``tasks`` streams the
+    task pods' logs too (only those of ``process`` when given). Everything comes from
+    watches and follow streams: nothing polls.
     """
     stop = stop or threading.Event()
     state = _FollowState()
     job_name = manifests.job_name(run_id)
+    found = read_record(kube, run_id)
+    if found is not None:
+        on_event(Following(found[0], kube.server_now()))
     for target, args in (
         (_watch_job, (kube, job_name, state, stop)),
-        (_watch_driver, (kube, run_id, job_name, state, stop, on_event, show_log)),
+        (_watch_driver, (kube, run_id, job_name, state, stop, on_event, show_log, log_start)),
+        (_watch_tasks, (kube, run_id, state, stop, on_event, tasks, process)),
     ):
         threading.Thread(target=target, args=args, daemon=True).start()
     with state.changed:
@@ -465,8 +530,20 @@ def follow_run(
     if stop.is_set():
         raise_interrupted(run_id)
     stop.set()
+    with state.tracker_lock:
+        processes = state.tracker.snapshot(final=True)
+        session_id = state.tracker.session_id
+    if processes != state.last_progress:
+        on_event(Progress(processes, session_id))
+    # Counts from a log read only in part (--tail, --since) would be wrong in the record.
+    complete = show_log and log_start is None
     record = finish_run(
-        kube, run_id, lock_name=lock_name, job=None if state.job_gone else state.job
+        kube,
+        run_id,
+        lock_name=lock_name,
+        job=None if state.job_gone else state.job,
+        processes=processes if complete else None,
+        session_id=session_id,
     )
     on_event(Finished(record))
     return record
@@ -479,11 +556,34 @@ def raise_interrupted(run_id: str) -> None:
     )
 
 
-def finish_run(kube: Kube, run_id: str, *, lock_name: str, job: dict[str, Any] | None) -> RunRecord:
-    """Settle the record of an ended run and release the lock if it is still ours."""
+def finish_run(
+    kube: Kube,
+    run_id: str,
+    *,
+    lock_name: str,
+    job: dict[str, Any] | None,
+    processes: dict[str, ProcessCounts] | None = None,
+    session_id: str | None = None,
+) -> RunRecord:
+    """Settle the record of an ended run and release the lock if it is still ours.
+
+    ``processes`` and ``session_id`` (what a follower counted) go into the same
+    compare-and-swap write as the outcome; a record someone else already finalised (a
+    cancel) still gets them, in a write that leaves its status alone.
+    """
     if job is not None:
         job = kube.get(JOBS, manifests.job_name(run_id)) or job
-    record = reconcile_run(kube, run_id, job=job, lock_free=True)
+
+    def details(rec: RunRecord) -> RunRecord:
+        return replace(
+            rec,
+            processes=processes if processes else rec.processes,
+            session_id=rec.session_id or session_id,
+        )
+
+    record = reconcile_run(kube, run_id, job=job, lock_free=True, details=details)
+    if record is not None and details(record) != record:
+        record = update_record(kube, run_id, details, allow_final=True) or record
     with contextlib.suppress(Nfk8sError):
         lock.release(kube, name=lock_name, run_id=run_id)
     if record is None:
@@ -523,6 +623,16 @@ def _watch_job(kube: Kube, job_name: str, state: _FollowState, stop: threading.E
             state.changed.notify_all()
 
 
+def _emit_progress(state: _FollowState, on_event: OnEvent) -> None:
+    with state.tracker_lock:
+        processes = state.tracker.snapshot()
+        session_id = state.tracker.session_id
+        if processes == state.last_progress:
+            return
+        state.last_progress = processes
+    on_event(Progress(processes, session_id))
+
+
 def _watch_driver(
     kube: Kube,
     run_id: str,
@@ -531,6 +641,7 @@ def _watch_driver(
     stop: threading.Event,
     on_event: OnEvent,
     show_log: bool,
+    log_start: LogStart | None,
 ) -> None:
     """Watch the Job's pods; stream each driver container's log once it has started."""
     phases: dict[str, str] = {}
@@ -561,6 +672,7 @@ def _watch_driver(
         return (live.get("status") or {}).get("phase") in {"Pending", "Running"}
 
     def stream(name: str) -> None:
+        tracker, tracker_lock = state.tracker, state.tracker_lock
         try:
             if show_log:
                 for stamp, line in follow_log(
@@ -569,8 +681,15 @@ def _watch_driver(
                     container=DRIVER_CONTAINER,
                     still_running=lambda: still_running(name),
                     stop=stop,
+                    start=log_start,
                 ):
                     on_event(DriverLog(stamp, line))
+                    parsed = parse_line(line)
+                    if parsed is not None:
+                        with tracker_lock:
+                            changed = tracker.apply_log_event(parsed, stamp)
+                        if changed:
+                            _emit_progress(state, on_event)
         except Nfk8sError:
             pass
         finally:
@@ -589,6 +708,207 @@ def _watch_driver(
             seen(event.object, deleted=event.type == "DELETED")
             if stop.is_set():
                 return
+
+
+def _watch_tasks(
+    kube: Kube,
+    run_id: str,
+    state: _FollowState,
+    stop: threading.Event,
+    on_event: OnEvent,
+    tasks: bool,
+    process: str | None,
+) -> None:
+    """Count the run's task pods per process; with ``tasks``, stream their logs too."""
+    streaming: set[str] = set()
+    wanted = nextflow_label_value(process) if process else None
+
+    def stream(pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        labels = pod["metadata"].get("labels") or {}
+        label = labels.get(manifests.NF_PROCESS_LABEL, "")
+        with state.tracker_lock:
+            proc = state.tracker.process_for(name, label)
+        tag = _task_tag(labels.get(manifests.NF_TASK_LABEL), label)
+        key = f"task:{name}"
+
+        def still_running() -> bool:
+            live = kube.get(PODS, name)
+            return live is not None and (live.get("status") or {}).get("phase") in {
+                "Pending",
+                "Running",
+            }
+
+        try:
+            for stamp, line in follow_log(kube, name, still_running=still_running, stop=stop):
+                on_event(TaskLog(name, proc, tag, stamp, line))
+        except Nfk8sError:
+            pass  # deleted (cleaned up) before its log could be read
+        finally:
+            with state.changed:
+                state.drained.add(key)
+                state.changed.notify_all()
+
+    def maybe_stream(pod: dict[str, Any], deleted: bool = False) -> None:
+        name = pod["metadata"]["name"]
+        if not tasks or deleted or name in streaming or not _pod_started(pod):
+            return
+        labels = pod["metadata"].get("labels") or {}
+        if wanted and labels.get(manifests.NF_PROCESS_LABEL) != wanted:
+            return
+        streaming.add(name)
+        with state.changed:
+            state.streaming.add(f"task:{name}")
+        threading.Thread(target=stream, args=(pod,), daemon=True).start()
+
+    def on_list(items: list[dict[str, Any]]) -> None:
+        listed_at = models.format_micro_time(kube.server_now())
+        # Log stamps have nanoseconds; compare like with like.
+        listed_at = listed_at[:-1] + "000Z"
+        with state.tracker_lock:
+            state.tracker.apply_listing(items, listed_at)
+        for pod in items:
+            maybe_stream(pod)
+        _emit_progress(state, on_event)
+
+    with contextlib.suppress(Nfk8sError):
+        for event in watch_resumable(
+            kube, PODS, label_selector=manifests.task_selector(run_id), stop=stop, on_list=on_list
+        ):
+            with state.tracker_lock:
+                changed = state.tracker.apply_pod_event(event.type, event.object)
+            maybe_stream(event.object, deleted=event.type == "DELETED")
+            if changed:
+                _emit_progress(state, on_event)
+            if stop.is_set():
+                return
+
+
+def _task_tag(task_name: str | None, process_label: str) -> str | None:
+    """The tag part of ``nextflow.io/taskName`` (``FASTQC_SAMPLE1_`` -> ``SAMPLE1``)."""
+    if not task_name:
+        return None
+    rest = task_name[len(process_label) :] if task_name.startswith(process_label) else task_name
+    return rest.strip("_") or None
+
+
+# -- status ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What ``nfk8s status`` shows: the record, its Job, its driver pod and the task counts."""
+
+    record: RunRecord
+    job_state: str  # active, complete, failed, gone, not created
+    driver_pod: str | None
+    driver_phase: str | None
+    processes: dict[str, ProcessCounts]
+    active: bool
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.record.to_json()
+        data["job"] = {**data.get("job", {}), "state": self.job_state}
+        data["driver"] = {"pod": self.driver_pod, "phase": self.driver_phase}
+        data["processes"] = {name: c.to_json() for name, c in self.processes.items()}
+        totals = ProcessCounts()
+        for counts in self.processes.values():
+            totals = totals + counts
+        data["totals"] = totals.to_json()
+        return data
+
+
+def run_status(kube: Kube, run_id: str) -> StatusView:
+    """The run as it is now; a record that missed its end is settled on the way (lazily)."""
+    from nfk8s.errors import BadInput
+
+    record = reconcile_run(kube, run_id)
+    if record is None:
+        raise BadInput(f"no run {run_id!r} in namespace {kube.namespace!r}")
+    job = kube.get(JOBS, manifests.job_name(run_id))
+    pods = (
+        kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
+        if job is not None
+        else []
+    )
+    driver = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+    processes = record.processes
+    if not record.status.final:
+        processes = _count_tasks(kube, run_id, driver)
+    return StatusView(
+        record=record,
+        job_state=_job_state(job, record),
+        driver_pod=driver["metadata"]["name"] if driver else None,
+        driver_phase=((driver.get("status") or {}).get("phase") if driver else None),
+        processes=processes,
+        active=not record.status.final,
+    )
+
+
+def _job_state(job: dict[str, Any] | None, record: RunRecord) -> str:
+    if job is None:
+        return "not created" if record.job_uid is None and not record.status.final else "gone"
+    ended = lock.job_finished(job)
+    if ended == "Complete":
+        return "complete"
+    if ended is not None:
+        condition = next(
+            (c for c in (job.get("status") or {}).get("conditions") or [] if c["type"] == ended),
+            {},
+        )
+        reason = condition.get("reason")
+        return f"failed ({reason})" if reason else "failed"
+    return "active" if (job.get("status") or {}).get("active") else "starting"
+
+
+def _count_tasks(
+    kube: Kube, run_id: str, driver: dict[str, Any] | None
+) -> dict[str, ProcessCounts]:
+    """Counts of a running run from one listing of its task pods and one read of its log."""
+    tracker = ProgressTracker()
+    listing = kube.list(PODS, label_selector=manifests.task_selector(run_id))
+    listed_at = models.format_micro_time(kube.server_now())[:-1] + "000Z"
+    if driver is not None and _pod_started(driver):
+        with contextlib.suppress(Nfk8sError):
+            for stamp, line in read_log(
+                kube, driver["metadata"]["name"], container=DRIVER_CONTAINER
+            ):
+                parsed = parse_line(line)
+                if parsed is not None:
+                    tracker.apply_log_event(parsed, stamp)
+    tracker.apply_listing(listing.items, listed_at)
+    return tracker.snapshot()
+
+
+# -- reading logs ---------------------------------------------------------------------
+
+
+def driver_pod(kube: Kube, run_id: str) -> dict[str, Any] | None:
+    """The newest pod of the run's Job, if any."""
+    pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
+    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+
+
+def driver_log(
+    kube: Kube, run_id: str, *, start: LogStart | None = None
+) -> Iterator[tuple[str, str]]:
+    """The driver log as it is now: (timestamp, line) pairs, complete even if cut."""
+    from nfk8s.errors import BadInput
+
+    pod = driver_pod(kube, run_id)
+    if pod is None:
+        found = read_record(kube, run_id)
+        if found is not None and found[0].status.final:
+            raise BadInput(
+                f"the log of run {run_id} is gone with its driver pod",
+                hint=f"see its outcome with `nfk8s status {run_id}`",
+            )
+        raise BadInput(
+            f"run {run_id} has no driver pod yet", hint=f"follow it with `nfk8s logs -f {run_id}`"
+        )
+    if not _pod_started(pod):
+        return iter(())
+    return read_log(kube, pod["metadata"]["name"], container=DRIVER_CONTAINER, start=start)
 
 
 # -- finding runs ---------------------------------------------------------------------

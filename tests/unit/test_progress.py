@@ -150,9 +150,10 @@ def test_label_maps_back_to_the_process_name() -> None:
     other = pod("ef999999", "NFCORE_RNASEQ_RNASEQ_TRIMGALORE", "Running", running=True)
     tracker.apply_pod_event("ADDED", other)
     tracker.apply_pod_event("ADDED", pod("0f000000", "UNSEEN_PROCESS", "Pending"))
+    # cd/654321 was submitted but its pod has not shown up yet: pending.
     assert tracker.snapshot() == {
         "NFCORE_RNASEQ:RNASEQ:FASTQC": ProcessCounts(pending=1),
-        "NFCORE_RNASEQ:RNASEQ:TRIMGALORE": ProcessCounts(running=1),
+        "NFCORE_RNASEQ:RNASEQ:TRIMGALORE": ProcessCounts(pending=1, running=1),
         "UNSEEN_PROCESS": ProcessCounts(pending=1),
     }
 
@@ -290,3 +291,40 @@ def test_mixed_run_totals(replays: int) -> None:
     }
     assert tracker.totals() == ProcessCounts(running=1, succeeded=1, failed=1, cached=1)
     assert tracker.totals().total == 4
+
+
+def test_pods_gone_during_a_relist_count_as_succeeded() -> None:
+    tracker = ProgressTracker()
+    feed_log(
+        tracker, "[aa/000001] Submitted process > A (1)", "[aa/000002] Submitted process > A (2)"
+    )
+    tracker.apply_listing(
+        [
+            pod("aa000001", "A", "Running", 1, running=True),
+            pod("aa000002", "A", "Running", 2, running=True),
+        ]
+    )
+    # A 410 forced a re-list; aa000001 succeeded and was cleaned up in the gap.
+    tracker.apply_listing([pod("aa000002", "A", "Running", 5, running=True)])
+    assert tracker.snapshot() == {"A": ProcessCounts(running=1, succeeded=1)}
+
+
+def test_pods_gone_after_killing_began_count_as_failed() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_listing([pod("aa000001", "A", "Running", 1, running=True)])
+    feed_log(tracker, "WARN: Killing running tasks (1)")
+    tracker.apply_listing([])
+    assert tracker.snapshot() == {"A": ProcessCounts(failed=1)}
+
+
+def test_tasks_submitted_before_the_first_listing_are_done() -> None:
+    tracker = ProgressTracker()
+    early = parse_line("[aa/000001] Submitted process > A (1)")
+    late = parse_line("[aa/000002] Submitted process > A (2)")
+    assert early is not None and late is not None
+    tracker.apply_log_event(early, "2026-11-26T01:00:00.000000000Z")
+    tracker.apply_listing([], "2026-11-26T01:00:05.000000000Z")
+    tracker.apply_log_event(late, "2026-11-26T01:00:06.000000000Z")
+    # Attached late: aa000001 ended (and was deleted) before the listing; aa000002 is new.
+    assert tracker.snapshot() == {"A": ProcessCounts(pending=1, succeeded=1)}
+    assert tracker.snapshot(final=True) == {"A": ProcessCounts(succeeded=2)}
