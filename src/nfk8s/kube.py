@@ -365,6 +365,7 @@ class Kube:
             message = f"forbidden: cannot {action}: {message}"
         elif status == 404:
             cls = NotFound
+            message = f"not found: cannot {action}: {message}"
         elif status == 409:
             cls = Conflict
         elif status == 410:
