@@ -83,6 +83,19 @@ def _is_terminal(pod: dict[str, Any]) -> bool:
     return _phase(pod) in ("Succeeded", "Failed")
 
 
+def _counts_as_finished(pod: dict[str, Any], job_spec: dict[str, Any]) -> bool:
+    """Upstream ``isPodFailed``: a deleted pod counts as failed at once.
+
+    An orphaned or never-started pod may never reach a terminal phase; without this a
+    ``backoffLimit: 0`` Job would replace a deleted pod and keep its tracking finalizer.
+    """
+    if _is_terminal(pod):
+        return True
+    if job_spec.get("podReplacementPolicy") == "Failed" or job_spec.get("podFailurePolicy"):
+        return False
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
 def _has_condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
     for c in (obj.get("status") or {}).get("conditions") or ():
         if c.get("type") == type_ and c.get("status") == "True":
@@ -952,7 +965,7 @@ class JobController:
         failed = int(status.get("failed") or 0)
         for p in pods:
             puid = p["metadata"]["uid"]
-            if _is_terminal(p) and puid not in counted:
+            if _counts_as_finished(p, spec) and puid not in counted:
                 counted.add(puid)
                 if _phase(p) == "Succeeded":
                     succeeded += 1
