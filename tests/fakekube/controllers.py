@@ -255,14 +255,14 @@ class PodWorker(threading.Thread):
         deadline = time.monotonic() + grace_seconds / speed
         if self.grace_deadline is None or deadline < self.grace_deadline:
             self.grace_deadline = deadline
-        if grace_seconds <= 0:
-            self.kill.set()
-        first = not self.term.is_set()
-        self.term.set()
-        self.wake.set()
-        if first and self.running:
+        if not self.term.is_set() and self.running:
+            # Recorded before the signal, so the event exists before the pod can go away.
             for c in self.pod["spec"].get("containers") or []:
                 self._event("Normal", "Killing", f"Stopping container {c['name']}", c["name"])
+        if grace_seconds <= 0:
+            self.kill.set()
+        self.term.set()
+        self.wake.set()
 
     def removed(self) -> None:
         self.gone.set()

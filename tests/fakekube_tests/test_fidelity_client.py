@@ -250,7 +250,7 @@ def test_follow_logs_streams_until_the_container_ends(
     fakekube: FakeKube, core: client.CoreV1Api
 ) -> None:
     core.create_namespaced_pod(
-        "default", pod_manifest("follow", annotations={"fakekube.io/run-seconds": "20"})
+        "default", pod_manifest("follow", annotations={"fakekube.io/run-seconds": "40"})
     )
     fakekube.wait_for(
         lambda: core.read_namespaced_pod("follow", "default").status.phase == "Running"
@@ -271,7 +271,10 @@ def test_follow_logs_streams_until_the_container_ends(
     assert [ln.split(" ", 1)[1] for ln in lines] == ["one", "two"]
     stamp = lines[0].split(" ", 1)[0]
     assert len(stamp) == len("2026-11-26T03:11:17.123456789Z") and stamp.endswith("Z")
-    assert core.read_namespaced_pod("follow", "default").status.phase == "Succeeded"
+    # As with a real kubelet, the stream ends when the container exits; status follows.
+    fakekube.wait_for(
+        lambda: core.read_namespaced_pod("follow", "default").status.phase == "Succeeded"
+    )
 
 
 def test_every_kind_deserialises_with_the_typed_client(fakekube: FakeKube) -> None:

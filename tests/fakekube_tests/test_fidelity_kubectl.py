@@ -72,7 +72,7 @@ def test_logs_follow_with_timestamps(fk: FakeKube) -> None:
         "pods",
         "default",
         pod_manifest(
-            "talk", annotations={"fakekube.io/log": "one\ntwo", "fakekube.io/run-seconds": "4"}
+            "talk", annotations={"fakekube.io/log": "one\ntwo", "fakekube.io/run-seconds": "20"}
         ),
     )
     fk.wait_for(lambda: fk.api.get("pods", "default", "talk")["status"]["phase"] == "Running")
@@ -80,7 +80,7 @@ def test_logs_follow_with_timestamps(fk: FakeKube) -> None:
     lines = result.stdout.splitlines()
     assert [ln.split(" ", 1)[1] for ln in lines] == ["one", "two"]
     assert lines[0].split(" ", 1)[0].endswith("Z")
-    assert fk.api.get("pods", "default", "talk")["status"]["phase"] == "Succeeded"
+    fk.wait_for(lambda: fk.api.get("pods", "default", "talk")["status"]["phase"] == "Succeeded")
 
 
 def test_get_watch(fk: FakeKube) -> None:
