@@ -82,6 +82,17 @@ OutputOpt = Annotated[
     Output | None,
     typer.Option("--output", "-o", help="Output format.", show_default=False),
 ]
+PlainOpt = Annotated[
+    bool,
+    typer.Option("--plain", help="Plain log lines and progress summaries, no live view."),
+]
+CancelOnInterruptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cancel-on-interrupt",
+        help="On Ctrl-C or SIGTERM cancel the run instead of detaching from it.",
+    ),
+]
 
 
 @app.callback()
@@ -257,6 +268,8 @@ def run(
     timestamps: Annotated[
         bool, typer.Option("--timestamps", help="Prefix driver log lines with their time.")
     ] = False,
+    plain: PlainOpt = False,
+    cancel_on_interrupt: CancelOnInterruptOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -318,6 +331,8 @@ def run(
             make_id=make_id,
             fmt=fmt,
             timestamps=timestamps,
+            plain=plain,
+            cancel_on_interrupt=cancel_on_interrupt,
         )
 
 
@@ -435,36 +450,45 @@ def _run_and_follow(
     make_id: Callable[..., str] | None,
     fmt: Output,
     timestamps: bool,
+    plain: bool = False,
+    cancel_on_interrupt: bool = False,
 ) -> None:
     from nfk8s import lock, render, runs
     from nfk8s.errors import LockBusy
 
     messages = _messages()
-    printer = render.PlainFollower(messages, timestamps=timestamps)
-    try:
-        with _sigterm_as_interrupt():
-            try:
-                result = runs.submit(
-                    kube,
-                    spec,
-                    settings,
-                    on_event=printer,
-                    wait_lock_seconds=wait_seconds,
-                    make_run_id=make_id,
-                )
-            except LockBusy:
-                if not attach:
-                    raise
-                state = lock.inspect(kube, settings.lock_name)
-                if state.holder is None:
-                    raise
-                printer(runs.Attaching(state.holder))
-                record = runs.follow_run(
-                    kube, state.holder, lock_name=settings.lock_name, on_event=printer
-                )
-                _finish(record, fmt)
+    # Machine-readable output owns stdout; the log then goes with the messages.
+    out = sys.stderr if fmt is not Output.table else None
+    printer = render.PlainFollower(messages, out, timestamps=timestamps, ticker=False)
+    run_id: str | None = None
+    with _sigterm_as_interrupt():
+        try:
+            result = runs.submit(
+                kube,
+                spec,
+                settings,
+                on_event=printer,
+                wait_lock_seconds=wait_seconds,
+                make_run_id=make_id,
+            )
+        except LockBusy:
+            if not attach:
+                raise
+            state = lock.inspect(kube, settings.lock_name)
+            if state.holder is None:
+                raise
+            run_id = state.holder
+            printer(runs.Attaching(run_id))
+        except KeyboardInterrupt:
+            from nfk8s.errors import Interrupted
+
+            raise Interrupted(
+                "interrupted before the run was submitted", hint="nothing is running"
+            ) from None
+        else:
             record = result.record
-            _write_github_output(record.run_id)
+            run_id = record.run_id
+            _write_github_output(run_id)
             printer(runs.Submitted(record))
             if detach:
                 if fmt in {Output.json, Output.yaml}:
@@ -474,18 +498,78 @@ def _run_and_follow(
                 else:
                     sys.stdout.write(record.run_id + "\n")
                 return
-            final = runs.follow_run(
-                kube, record.run_id, lock_name=settings.lock_name, on_event=printer
-            )
-            _finish(final, fmt)
-    except KeyboardInterrupt:
-        from nfk8s.errors import Interrupted
+        follower = render.make_follower(
+            messages, plain=plain, no_color=_globals.no_color, timestamps=timestamps, out=out
+        )
+        final = _follow(
+            kube,
+            run_id,
+            settings,
+            follower,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+    _finish(final, fmt)
 
-        run_id = spec.run_id
-        raise Interrupted(
-            "stopped following; the run keeps going",
-            hint=f"re-attach with `nfk8s logs -f`, stop it with `nfk8s cancel {run_id}`",
-        ) from None
+
+CANCEL_GRACE_SECONDS = 60
+
+
+def _follow(
+    kube: Kube,
+    run_id: str,
+    settings: Settings,
+    follower: Any,
+    *,
+    cancel_on_interrupt: bool = False,
+    **options: Any,
+) -> Any:
+    """Follow a run with ``follower``; Ctrl-C/SIGTERM detach (130) or cancel the run (5)."""
+    import threading
+
+    from nfk8s import runs
+    from nfk8s.errors import Interrupted
+
+    stop = threading.Event()
+    try:
+        with _sigterm_as_interrupt(), follower:
+            return runs.follow_run(
+                kube,
+                run_id,
+                lock_name=settings.lock_name,
+                on_event=follower,
+                stop=stop,
+                **options,
+            )
+    except (KeyboardInterrupt, Interrupted):
+        stop.set()
+        if not cancel_on_interrupt:
+            raise Interrupted(
+                f"stopped following run {run_id}; it keeps running",
+                hint=f"re-attach with `nfk8s logs -f {run_id}`, "
+                f"stop it with `nfk8s cancel {run_id}`",
+            ) from None
+    messages = _messages()
+    messages.info(f"cancelling run {run_id} …")
+    from nfk8s import admin
+
+    with _sigterm_as_interrupt():
+        try:
+            result = admin.cancel_run(
+                kube,
+                run_id,
+                lock_name=settings.lock_name,
+                grace_period_seconds=CANCEL_GRACE_SECONDS,
+                on_progress=messages.info,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"stopped cancelling run {run_id}",
+                hint=f"finish with `nfk8s cancel {run_id}`",
+            ) from None
+    from nfk8s import render
+
+    messages.info(render.summary_line(result.record))
+    return result.record
 
 
 def _finish(record: Any, fmt: Output) -> NoReturn:
@@ -496,6 +580,162 @@ def _finish(record: Any, fmt: Output) -> NoReturn:
     elif fmt is Output.name:
         sys.stdout.write(record.run_id + "\n")
     raise typer.Exit(runs.exit_code_for(record))
+
+
+# -- logs and status ------------------------------------------------------------------
+
+LOGS_EPILOG = """Examples:
+
+  nfk8s logs -f                      # follow the active run until it ends
+
+  nfk8s logs RUN --tail 100 --timestamps
+
+  nfk8s logs -f --tasks --process FASTQC
+"""
+
+
+@app.command(epilog=LOGS_EPILOG)
+def logs(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="Run id (default: the active run, else the newest).",
+            show_default=False,
+        ),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Follow until the run ends; exit with its code.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only lines newer than DUR (e.g. 10m).", show_default=False),
+    ] = None,
+    tail: Annotated[
+        int | None,
+        typer.Option("--tail", help="Only the last N lines to begin with.", show_default=False),
+    ] = None,
+    timestamps: Annotated[
+        bool, typer.Option("--timestamps", help="Prefix each line with its time.")
+    ] = False,
+    tasks: Annotated[
+        bool, typer.Option("--tasks", help="The task pods' logs too, prefixed with the task.")
+    ] = False,
+    process: Annotated[
+        str | None,
+        typer.Option(
+            "--process", help="With --tasks: only this process's tasks.", show_default=False
+        ),
+    ] = None,
+    plain: PlainOpt = False,
+    cancel_on_interrupt: CancelOnInterruptOpt = False,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Print a run's driver log; with -f follow it live until the run ends."""
+    from nfk8s import inputs, runs
+    from nfk8s.follow import LogStart
+    from nfk8s.settings import load_settings
+
+    with _errors():
+        if process and not tasks:
+            from nfk8s.errors import BadInput
+
+            raise BadInput("--process needs --tasks", hint="add --tasks")
+        if tail is not None and tail < 0:
+            from nfk8s.errors import BadInput
+
+            raise BadInput(f"--tail must be 0 or more, not {tail}")
+        since_seconds = inputs.parse_duration(since) if since else None
+        start = (
+            LogStart(tail_lines=tail, since_seconds=since_seconds)
+            if tail is not None or since_seconds is not None
+            else None
+        )
+        settings = load_settings(_overrides(context, namespace, kubeconfig))
+        kube = _connect(settings)
+        run_id = runs.resolve_run(kube, run_id, lock_name=settings.lock_name)
+        if not follow:
+            _print_logs(kube, run_id, start, timestamps=timestamps, tasks=tasks, process=process)
+            return
+        from nfk8s import render
+
+        follower = render.make_follower(
+            _messages(), plain=plain, no_color=_globals.no_color, timestamps=timestamps
+        )
+        record = _follow(
+            kube,
+            run_id,
+            settings,
+            follower,
+            cancel_on_interrupt=cancel_on_interrupt,
+            log_start=start,
+            tasks=tasks,
+            process=process,
+        )
+    raise typer.Exit(runs.exit_code_for(record))
+
+
+def _print_logs(
+    kube: Kube,
+    run_id: str,
+    start: Any,
+    *,
+    timestamps: bool,
+    tasks: bool,
+    process: str | None,
+) -> None:
+    from nfk8s import render, runs
+
+    out = sys.stdout
+    write = out.write
+    # Batched writes: a long log costs a few large writes, not one per line.
+    batch: list[str] = []
+    for stamp, line in runs.driver_log(kube, run_id, start=start):
+        batch.append(f"{stamp} {line}\n" if timestamps else line + "\n")
+        if len(batch) >= 4096:
+            write("".join(batch))
+            batch.clear()
+    write("".join(batch))
+    if tasks:
+        for event in runs.task_logs(kube, run_id, process=process, start=start):
+            prefix = render.task_prefix(event)
+            stamp = f"{event.stamp} " if timestamps else ""
+            write(f"{prefix} | {stamp}{event.line}\n")
+    out.flush()
+
+
+@app.command()
+def status(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="Run id (default: the active run, else the newest).",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Show a run: its record, its Job, its driver pod and the tasks of each process."""
+    from nfk8s import render, runs
+    from nfk8s.settings import load_settings
+
+    with _errors():
+        settings = load_settings(_overrides(context, namespace, kubeconfig))
+        kube = _connect(settings)
+        run_id = runs.resolve_run(kube, run_id, lock_name=settings.lock_name)
+        view = runs.run_status(kube, run_id)
+        if output in {Output.json, Output.yaml}:
+            render.emit(view.to_json(), render.OutputFormat(output.value), name=run_id)
+        elif output is Output.name:
+            sys.stdout.write(run_id + "\n")
+        else:
+            sys.stdout.write("\n".join(render.status_lines(view)) + "\n")
 
 
 # -- config ---------------------------------------------------------------------------
@@ -533,9 +773,4 @@ def normalise_argv(args: list[str]) -> list[str]:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    # --version alone needs neither Typer nor Click: answer before importing anything.
-    if args == ["--version"]:
-        sys.stdout.write(f"nfk8s {__version__}\n")
-        return
-    app(args=normalise_argv(args), prog_name="nfk8s")
+    app(args=normalise_argv(sys.argv[1:]), prog_name="nfk8s")

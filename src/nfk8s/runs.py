@@ -15,7 +15,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from nfk8s import lock, manifests, models, records
-from nfk8s.errors import ClusterError, Conflict, Interrupted, LockBusy, Nfk8sError, TimedOut
+from nfk8s.errors import (
+    ClusterError,
+    Conflict,
+    Interrupted,
+    LockBusy,
+    Nfk8sError,
+    NotFound,
+    TimedOut,
+)
 from nfk8s.follow import LogStart, follow_log, read_log, watch_resumable
 from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
 from nfk8s.models import ProcessCounts, RunRecord, RunSpec, RunStatus
@@ -822,10 +830,10 @@ def run_status(kube: Kube, run_id: str) -> StatusView:
     """The run as it is now; a record that missed its end is settled on the way (lazily)."""
     from nfk8s.errors import BadInput
 
-    record = reconcile_run(kube, run_id)
+    job = kube.get(JOBS, manifests.job_name(run_id))
+    record = reconcile_run(kube, run_id, job=job)
     if record is None:
         raise BadInput(f"no run {run_id!r} in namespace {kube.namespace!r}")
-    job = kube.get(JOBS, manifests.job_name(run_id))
     pods = (
         kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
         if job is not None
@@ -833,8 +841,9 @@ def run_status(kube: Kube, run_id: str) -> StatusView:
     )
     driver = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
     processes = record.processes
-    if not record.status.final:
-        processes = _count_tasks(kube, run_id, driver)
+    if not record.status.final or (not processes and driver is not None):
+        # Running, or ended with nobody following: count from the pods and the log.
+        processes = _count_tasks(kube, run_id, driver, final=record.status.final)
     return StatusView(
         record=record,
         job_state=_job_state(job, record),
@@ -862,7 +871,7 @@ def _job_state(job: dict[str, Any] | None, record: RunRecord) -> str:
 
 
 def _count_tasks(
-    kube: Kube, run_id: str, driver: dict[str, Any] | None
+    kube: Kube, run_id: str, driver: dict[str, Any] | None, *, final: bool = False
 ) -> dict[str, ProcessCounts]:
     """Counts of a running run from one listing of its task pods and one read of its log."""
     tracker = ProgressTracker()
@@ -877,7 +886,7 @@ def _count_tasks(
                 if parsed is not None:
                     tracker.apply_log_event(parsed, stamp)
     tracker.apply_listing(listing.items, listed_at)
-    return tracker.snapshot()
+    return tracker.snapshot(final=final)
 
 
 # -- reading logs ---------------------------------------------------------------------
@@ -909,6 +918,25 @@ def driver_log(
     if not _pod_started(pod):
         return iter(())
     return read_log(kube, pod["metadata"]["name"], container=DRIVER_CONTAINER, start=start)
+
+
+def task_logs(
+    kube: Kube, run_id: str, *, process: str | None = None, start: LogStart | None = None
+) -> Iterator[TaskLog]:
+    """The logs of the run's task pods that still exist, pod after pod, oldest first."""
+    wanted = nextflow_label_value(process) if process else None
+    pods = kube.list(PODS, label_selector=manifests.task_selector(run_id)).items
+    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        label = labels.get(manifests.NF_PROCESS_LABEL, "")
+        if (wanted and label != wanted) or not _pod_started(pod):
+            continue
+        name = pod["metadata"]["name"]
+        tag = _task_tag(labels.get(manifests.NF_TASK_LABEL), label)
+        with contextlib.suppress(NotFound):
+            for stamp, line in read_log(kube, name, start=start):
+                yield TaskLog(name, label, tag, stamp, line)
 
 
 # -- finding runs ---------------------------------------------------------------------
