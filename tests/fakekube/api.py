@@ -108,4 +108,3 @@ class SimContext(Protocol):
     @property
     def terminating(self) -> bool:
         """True once the pod was deleted with a grace period (SIGTERM)."""
-

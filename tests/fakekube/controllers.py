@@ -375,6 +375,8 @@ class PodWorker(threading.Thread):
         store = self.ctrl.store
         if "configMap" in vol:
             return _configmap_file(store, self.ns, vol["configMap"], rel)
+        if "secret" in vol:
+            return _secret_file(store, self.ns, vol["secret"], rel)
         if "projected" in vol:
             for source in vol["projected"].get("sources") or []:
                 if "configMap" in source:
@@ -792,6 +794,22 @@ def _configmap_file(store: Store, ns: str, src: dict[str, Any], rel: str) -> str
                 return data.get(item.get("key", ""))
         return None
     return data.get(rel)
+
+
+def _secret_file(store: Store, ns: str, src: dict[str, Any], rel: str) -> str | None:
+    import base64
+
+    secret = store.try_get("secrets", ns, src.get("secretName", ""))
+    if secret is None:
+        return None
+    data = {
+        k: base64.b64decode(v).decode("utf-8", "replace")
+        for k, v in (secret.get("data") or {}).items()
+    }
+    for item in src.get("items") or []:
+        if item.get("path", "").strip("/") == rel:
+            return data.get(item.get("key", ""))
+    return None if src.get("items") else data.get(rel)
 
 
 def _order_conditions(conds: list[dict[str, Any]]) -> list[dict[str, Any]]:

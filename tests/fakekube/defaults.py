@@ -190,8 +190,22 @@ def event_defaults(ev: dict[str, Any]) -> None:
     ev.setdefault("reportingInstance", "")
 
 
+def secret_defaults(secret: dict[str, Any]) -> None:
+    secret.setdefault("type", "Opaque")
+    # stringData is write-only: the server merges it into data, base64-encoded.
+    string_data = secret.pop("stringData", None) or {}
+    if string_data:
+        import base64
+
+        data = secret.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
 def apply_create_defaults(resource: str, obj: dict[str, Any]) -> None:
-    if resource == "pods":
+    if resource == "secrets":
+        secret_defaults(obj)
+    elif resource == "pods":
         pod_defaults(obj)
     elif resource == "jobs":
         job_defaults(obj)

@@ -139,6 +139,15 @@ RESOURCES: dict[str, ResourceType] = {
             field_selectors=_COMMON_FIELDS,
         ),
         ResourceType(
+            "secrets",
+            "secret",
+            "Secret",
+            "",
+            "v1",
+            namespaced=True,
+            field_selectors=(*_COMMON_FIELDS, "type"),
+        ),
+        ResourceType(
             "serviceaccounts",
             "serviceaccount",
             "ServiceAccount",

@@ -216,6 +216,15 @@ _TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[dict[str, Any], float],
             _age(o, now),
         ],
     ),
+    "secrets": (
+        [_col("Name", fmt="name"), _col("Type"), _col("Data", "integer"), _col("Age")],
+        lambda o, now: [
+            o["metadata"]["name"],
+            o.get("type", "Opaque"),
+            len(o.get("data") or {}),
+            _age(o, now),
+        ],
+    ),
     "serviceaccounts": (
         [_col("Name", fmt="name"), _col("Secrets", "integer"), _col("Age")],
         lambda o, now: [o["metadata"]["name"], len(o.get("secrets") or []), _age(o, now)],

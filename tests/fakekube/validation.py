@@ -319,6 +319,27 @@ def configmap_causes(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def secret_causes(obj: dict[str, Any]) -> list[Cause]:
+    import base64
+    import binascii
+
+    causes: list[Cause] = []
+    data = obj.get("data") or {}
+    if not isinstance(data, dict):
+        return [invalid("data", str(data), "must be a map")]
+    total = 0
+    for key, value in data.items():
+        if not _CONFIGMAP_KEY.match(key) or key in (".", ".."):
+            causes.append(invalid("data", key, CONFIGMAP_KEY_MSG))
+        try:
+            total += len(base64.b64decode(str(value), validate=True))
+        except (binascii.Error, ValueError):
+            causes.append(invalid(f"data[{key}]", "<secret contents redacted>", "illegal base64"))
+    if total > MAX_CONFIGMAP_BYTES:
+        causes.append(too_long("data", MAX_CONFIGMAP_BYTES))
+    return causes
+
+
 def lease_causes(obj: dict[str, Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     causes: list[Cause] = []
@@ -360,6 +381,8 @@ def object_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
         causes.extend(configmap_causes(obj))
     elif rt.name == "leases":
         causes.extend(lease_causes(obj))
+    elif rt.name == "secrets":
+        causes.extend(secret_causes(obj))
     elif rt.name == "persistentvolumeclaims":
         causes.extend(pvc_causes(obj))
     elif rt.name == "events":
@@ -407,7 +430,7 @@ def update_causes(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) ->
         if os_.get("completionMode") != ns_.get("completionMode"):
             causes.append(immutable("spec.completionMode", ns_.get("completionMode")))
     elif (
-        rt.name == "configmaps"
+        rt.name in {"configmaps", "secrets"}
         and old.get("immutable")
         and (old.get("data") != new.get("data") or old.get("binaryData") != new.get("binaryData"))
     ):

@@ -523,3 +523,25 @@ def test_delete_collection_and_options(fakekube: FakeKube, core: client.CoreV1Ap
     assert deleted.metadata.name == "gone"  # pods answer with the object
     with pytest.raises(ApiException):
         core.read_namespaced_pod("gone", "default")
+
+
+def test_secret_string_data_is_stored_base64_and_mounted(
+    fakekube: FakeKube, core: client.CoreV1Api
+) -> None:
+    created = core.create_namespaced_secret(
+        "default",
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="params"), string_data={"params.json": "{}"}
+        ),
+    )
+    assert created.type == "Opaque"
+    assert created.string_data is None
+    assert created.data == {"params.json": "e30="}
+    with pytest.raises(ApiException) as bad:
+        core.create_namespaced_secret(
+            "default",
+            client.V1Secret(metadata=client.V1ObjectMeta(name="bad"), data={"k": "not base64!"}),
+        )
+    assert bad.value.status == 422
+    listing = fakekube.kubectl("get", "secrets")
+    assert "params" in listing.stdout and "Opaque" in listing.stdout
