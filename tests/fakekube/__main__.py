@@ -1,6 +1,6 @@
 """Run the fake API server standalone.
 
-    uv run python -m tests.fakekube --kubeconfig /tmp/fk.yaml [--speed 20] [--port 0]
+    uv run python -m tests.fakekube --kubeconfig /tmp/fk.yaml [--speed 20] [--port 0] [--bare]
 
 Prints ``ready <url>`` once listening and serves until SIGTERM/SIGINT.
 """
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clock-offset", type=float, default=0.0, help="seconds added to the server clock"
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="skip what an admin sets up for nfk8s (ServiceAccount nfk8s-runner, PVC nfk8s-work)",
+    )
     args = parser.parse_args(argv)
     done = threading.Event()
 
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         clock_offset=args.clock_offset,
     )
     try:
+        if not args.bare:
+            from tests.support import provision
+
+            provision(fk, args.namespace)
         sys.stdout.write(f"ready {fk.url}\n")
         sys.stdout.flush()
         while not done.wait(0.5):
