@@ -5,16 +5,18 @@ They return data (and report progress through an optional callback); they never 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
-from nfk8s import lock, manifests, runs
-from nfk8s.errors import BadInput, ClusterError, Forbidden, Gone
-from nfk8s.kube import JOBS, PODS, Kube, Resource
-from nfk8s.models import RunRecord, RunStatus
+from nfk8s import lock, manifests, records, runs
+from nfk8s.errors import BadInput, ClusterError, Forbidden, Gone, LockBusy, Nfk8sError
+from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, Kube, Resource
+from nfk8s.models import RunRecord, RunStatus, format_time
 
 # Beyond the grace period, how long to wait for a pod to go: the kubelet needs a moment to
 # notice the deletion and report the container stopped.
@@ -23,7 +25,7 @@ WAIT_MARGIN_SECONDS = 30.0
 Progress = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     return None
 
 
@@ -77,7 +79,7 @@ def cancel_run(
     lock_name: str,
     grace_period_seconds: int,
     wait_seconds: float | None = None,
-    on_progress: Progress = _quiet,
+    on_progress: Progress = quiet,
 ) -> CancelResult:
     """Stop a run and remove everything it left running; idempotent.
 
@@ -281,3 +283,309 @@ def _wait_gone(
             # A broken watch is no reason to fail a cancel: look again shortly.
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     return sorted(waiting)
+
+
+# -- history --------------------------------------------------------------------------
+
+HISTORY_PAGE_SIZE = 500  # kubectl's chunk size
+MAX_LIST_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class History:
+    """Records newest first, after the filters; ``reconciled`` were corrected on the way."""
+
+    records: list[RunRecord]
+    matched: int  # records the filters matched before ``limit`` cut the list
+    reconciled: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "nfk8s.io/v1",
+            "kind": "RunList",
+            "items": [record.to_json() for record in self.records],
+        }
+
+
+def parse_status(value: str) -> RunStatus:
+    """A ``--status`` value, or a ``BadInput`` listing the ones that exist."""
+    text = value.strip().lower()
+    for status in RunStatus:
+        if status.value == text:
+            return status
+    raise BadInput(
+        f"unknown status {value!r}",
+        hint="use one of: " + ", ".join(s.value for s in RunStatus),
+    )
+
+
+def history_selector(*, status: RunStatus | None = None, pipeline: str | None = None) -> str:
+    """The label selector ``history`` sends, so the API server does the filtering."""
+    labels = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
+    if status is not None:
+        labels[manifests.STATUS_LABEL] = status.value
+    if pipeline is not None:
+        if not pipeline.strip():
+            raise BadInput("--pipeline is empty", hint="pass a pipeline, e.g. nf-core/rnaseq")
+        labels[manifests.PIPELINE_LABEL] = manifests.pipeline_label(pipeline.strip())
+    return manifests.selector(labels)
+
+
+def list_record_maps(
+    kube: Kube, *, label_selector: str, page_size: int = HISTORY_PAGE_SIZE
+) -> list[dict[str, Any]]:
+    """Every record ConfigMap the selector matches, page by page.
+
+    A continue token can expire between pages (410): the list then starts again, as
+    kubectl does, rather than returning a list with a hole in it.
+    """
+    for _ in range(MAX_LIST_RESTARTS):
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        try:
+            while True:
+                page = kube.list_page(
+                    CONFIGMAPS, label_selector=label_selector, limit=page_size, continue_token=token
+                )
+                items.extend(page.items)
+                token = page.continue_token
+                if not token:
+                    break
+        except Gone:
+            continue
+        return [cm for cm in items if manifests.run_id_from_record_name(_name(cm))]
+    raise Gone("the record list kept changing while it was read; try again", status=410)
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def history(
+    kube: Kube,
+    *,
+    lock_name: str,
+    limit: int | None = None,
+    status: RunStatus | None = None,
+    pipeline: str | None = None,
+    page_size: int = HISTORY_PAGE_SIZE,
+) -> History:
+    """The run records, newest first; records that missed their run's end are corrected.
+
+    Filters go to the API server as label selectors. A record that still says pending or
+    running is checked against its Job (one list of Jobs for all of them) and settled if
+    the Job has ended, so a status filter sees the corrected status.
+    """
+    if limit is not None and limit < 1:
+        raise BadInput(f"--limit must be at least 1, not {limit}", hint="e.g. --limit 20")
+    selector = history_selector(status=status, pipeline=pipeline)
+    found = [
+        records.record_from_configmap(cm)
+        for cm in list_record_maps(kube, label_selector=selector, page_size=page_size)
+    ]
+    stale = [r for r in found if not r.status.final]
+    reconciled: list[str] = []
+    if stale:
+        settled = _reconcile_many(kube, stale, lock_name=lock_name)
+        reconciled = [r.run_id for r in settled.values()]
+        found = [settled.get(r.run_id, r) for r in found]
+        if status is not None:
+            found = [r for r in found if r.status is status]
+    ordered = records.sort_newest_first(found)
+    shown = ordered[:limit] if limit is not None else ordered
+    return History(shown, len(ordered), tuple(reconciled))
+
+
+def _reconcile_many(kube: Kube, stale: list[RunRecord], *, lock_name: str) -> dict[str, RunRecord]:
+    """Settle the records whose Job has ended or vanished; returns the ones that changed."""
+    jobs = {
+        _name(job): job
+        for job in kube.list(JOBS, label_selector=manifests.managed_selector()).items
+    }
+    holder_state: lock.LockState | None = None
+    changed: dict[str, RunRecord] = {}
+    for record in stale:
+        job = jobs.get(manifests.job_name(record.run_id))
+        running = job is not None and not lock.job_finished(job)
+        active = job is not None and bool((job.get("status") or {}).get("active"))
+        if running and (record.status is RunStatus.RUNNING or not active):
+            continue  # still going, and the record already says as much as is known
+        lock_free = True
+        if job is None:
+            if holder_state is None:
+                holder_state = lock.inspect(kube, lock_name)
+            # A run still inside its start-up grace has no Job yet: leave it alone.
+            lock_free = not (
+                holder_state.holder == record.run_id
+                and holder_state.decision.verdict is lock.Verdict.HELD
+            )
+        updated = runs.reconcile_run(kube, record.run_id, job=job, lock_free=lock_free)
+        if updated is not None and updated != record:
+            changed[record.run_id] = updated
+    return changed
+
+
+# -- prune ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: list[RunRecord]
+    kept: int  # finished records left
+    active_run_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deleted": [r.run_id for r in self.deleted],
+            "kept": self.kept,
+            "activeRunId": self.active_run_id,
+        }
+
+
+def prune(
+    kube: Kube,
+    *,
+    keep: int,
+    lock_name: str,
+    older_than: timedelta | None = None,
+    dry_run: bool = False,
+    on_progress: Progress = quiet,
+) -> PruneResult:
+    """Delete finished records beyond the newest ``keep`` (and older than ``older_than``).
+
+    The active run (the lock's holder) and runs that have not finished are never pruned.
+    Deleting a record deletes its Job, driver pod and params Secret with it: they are
+    owned by the record, and the garbage collector follows owner references.
+    """
+    if keep < 0:
+        raise BadInput(f"--keep must be 0 or more, not {keep}", hint="e.g. --keep 50")
+    maps = list_record_maps(kube, label_selector=manifests.managed_selector())
+    found = [records.record_from_configmap(cm) for cm in maps]
+    active = lock.holder_of(kube.get(LEASES, lock_name))
+    doomed = records.select_prunable(
+        found, keep=keep, older_than=older_than, now=kube.server_now(), active_run_id=active
+    )
+    deleted: list[RunRecord] = []
+    for record in doomed:
+        if not dry_run:
+            gone = kube.delete(
+                CONFIGMAPS,
+                manifests.record_name(record.run_id),
+                propagation_policy="Background",
+            )
+            if gone is None:
+                continue  # someone else pruned it first
+            on_progress(f"deleted run {record.run_id}")
+        deleted.append(record)
+    finished = sum(1 for r in found if r.status.final)
+    return PruneResult(deleted, finished - len(deleted), active)
+
+
+def apply_retention(kube: Kube, *, history_limit: int, lock_name: str) -> PruneResult | None:
+    """Keep the newest ``history_limit`` finished records; never fails the caller's run."""
+    try:
+        return prune(kube, keep=history_limit, lock_name=lock_name)
+    except Nfk8sError:
+        return None
+
+
+# -- the lock -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockView:
+    """What ``lock show`` prints: the holder, its Job and the verdict with its reason."""
+
+    state: lock.LockState
+    job_state: str
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def verdict(self) -> lock.Verdict:
+        return self.state.decision.verdict
+
+    @property
+    def age(self) -> timedelta | None:
+        acquired = self.state.acquired_at
+        if acquired is None or self.state.holder is None:
+            return None
+        return max(self.state.server_now - acquired, timedelta(0))
+
+    def to_json(self) -> dict[str, Any]:
+        spec = (self.state.lease or {}).get("spec") or {}
+        age = self.age
+        return {
+            "name": self.name,
+            "exists": self.state.lease is not None,
+            "holder": self.state.holder,
+            "pipeline": self.state.pipeline if self.state.holder else None,
+            "submittedBy": self.state.submitted_by if self.state.holder else None,
+            "acquiredAt": format_time(self.state.acquired_at) if self.state.holder else None,
+            "ageSeconds": int(age.total_seconds()) if age is not None else None,
+            "job": manifests.job_name(self.state.holder) if self.state.holder else None,
+            "jobState": self.job_state,
+            "verdict": self.verdict.value,
+            "reason": self.state.decision.reason,
+            "transitions": int(spec.get("leaseTransitions") or 0),
+        }
+
+
+def job_state(job: dict[str, Any] | None) -> str:
+    """``running``, ``pending``, ``succeeded``, ``failed``, ``deleting`` or ``missing``."""
+    if job is None:
+        return "missing"
+    if (job.get("metadata") or {}).get("deletionTimestamp"):
+        return "deleting"
+    ended = lock.job_finished(job)
+    if ended == "Complete":
+        return "succeeded"
+    if ended == "Failed":
+        return "failed"
+    return "running" if (job.get("status") or {}).get("active") else "pending"
+
+
+def lock_show(kube: Kube, *, lock_name: str) -> LockView:
+    state = lock.inspect(kube, lock_name)
+    return LockView(state, job_state(state.job) if state.holder else "none")
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    view: LockView  # what was seen before releasing
+    released: bool
+    record: RunRecord | None = None  # the holder's record, settled after the release
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "released": self.released,
+            "lock": self.view.to_json(),
+            "record": self.record.to_json() if self.record else None,
+        }
+
+
+def lock_release(kube: Kube, *, lock_name: str, even_if_running: bool) -> ReleaseResult:
+    """Clear the lock's holder by hand: refused while its Job runs unless ``even_if_running``.
+
+    Only the holder that was shown is cleared (compare-and-swap): if another run took the
+    lock in between, nothing is released. The holder's record is then settled, as a
+    takeover would.
+    """
+    view = lock_show(kube, lock_name=lock_name)
+    holder = view.state.holder
+    if holder is None:
+        return ReleaseResult(view, released=False)
+    if view.verdict is lock.Verdict.HELD and not even_if_running:
+        raise LockBusy(
+            f"run {holder} holds lock {lock_name} and {view.state.decision.reason}; "
+            "releasing it would let another run start beside it",
+            hint=f"stop it with `nfk8s cancel {holder}`, or repeat --force to release anyway",
+        )
+    released = lock.release(kube, name=lock_name, run_id=holder)
+    record = None
+    if released:
+        with contextlib.suppress(Nfk8sError):
+            record = runs.reconcile_run(kube, holder, job=view.state.job, lock_free=True)
+    return ReleaseResult(view, released, record)

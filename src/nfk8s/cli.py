@@ -538,6 +538,7 @@ def _follow(
                 lock_name=settings.lock_name,
                 on_event=follower,
                 stop=stop,
+                history_limit=settings.history_limit,
                 **options,
             )
     except (KeyboardInterrupt, Interrupted):
@@ -762,6 +763,393 @@ def config_cmd(
         for r in rows:
             value = "" if r.value is None else str(r.value)
             sys.stdout.write(f"{r.name:<{width}}  {value:<30}  {r.source}\n")
+
+
+# -- cancel, history, prune, lock, doctor, rbac ----------------------------------------
+
+RunArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[RUN]",
+        help="Run id (default: the active run, else the newest).",
+        show_default=False,
+    ),
+]
+
+
+def _admin_session(
+    context: str | None, namespace: str | None, kubeconfig: str | None
+) -> tuple[Settings, Kube]:
+    from nfk8s.settings import load_settings
+
+    settings = load_settings(_overrides(context, namespace, kubeconfig))
+    return settings, _connect(settings)
+
+
+def _emit_or(output: Output | None, data: Any, name: str, lines: Callable[[], list[str]]) -> None:
+    """Machine-readable ``data`` for -o json/yaml/name, else the human ``lines`` on stdout."""
+    from nfk8s import render
+
+    if output in {Output.json, Output.yaml}:
+        render.emit(data, render.OutputFormat(output.value), name=name)
+    elif output is Output.name:
+        sys.stdout.write(name + "\n" if name else "")
+    else:
+        sys.stdout.write("".join(line + "\n" for line in lines()))
+
+
+CANCEL_EPILOG = """Examples:
+
+  nfk8s cancel                      # the active run
+
+  nfk8s cancel r20261126-0153-k7f2q --grace-period 30
+"""
+
+
+@app.command(epilog=CANCEL_EPILOG)
+def cancel(
+    run_id: RunArg = None,
+    grace_period: Annotated[
+        int | None,
+        typer.Option(
+            "--grace-period",
+            metavar="SEC",
+            help="Seconds Nextflow gets to stop its tasks (default: the cancel_grace_seconds "
+            "setting); 0 kills at once and sweeps the tasks.",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Stop a run: delete its Job and task pods, record it cancelled, release the lock."""
+    from nfk8s import admin, render_admin, runs
+    from nfk8s.errors import BadInput, Interrupted
+
+    with _errors():
+        if grace_period is not None and grace_period < 0:
+            raise BadInput(
+                f"--grace-period must be 0 or more, not {grace_period}",
+                hint="pass the seconds Nextflow gets to stop its tasks, e.g. --grace-period 60",
+            )
+        settings, kube = _admin_session(context, namespace, kubeconfig)
+        run_id = runs.resolve_run(kube, run_id, lock_name=settings.lock_name)
+        grace = settings.cancel_grace_seconds if grace_period is None else grace_period
+        messages = _messages()
+        messages.info(f"cancelling run {run_id} (grace period {grace}s) …")
+        try:
+            with _sigterm_as_interrupt():
+                result = admin.cancel_run(
+                    kube,
+                    run_id,
+                    lock_name=settings.lock_name,
+                    grace_period_seconds=grace,
+                    on_progress=messages.info if _globals.verbose else admin.quiet,
+                )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"stopped cancelling run {run_id} part-way",
+                hint=f"finish with `nfk8s cancel {run_id}` (cancelling again is safe)",
+            ) from None
+        for line in render_admin.cancel_lines(result):
+            messages.info(line)
+        _emit_or(output, result.to_json(), run_id, list)
+
+
+HISTORY_EPILOG = """Examples:
+
+  nfk8s history --limit 10
+
+  nfk8s history --status failed --pipeline nf-core/rnaseq -o json
+"""
+
+
+@app.command(epilog=HISTORY_EPILOG)
+def history(
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", metavar="N", help="Show at most N runs.", show_default=False),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="S",
+            help="Only runs with this status: pending, running, succeeded, failed, "
+            "cancelled, unknown.",
+            show_default=False,
+        ),
+    ] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Option(
+            "--pipeline", metavar="P", help="Only runs of this pipeline.", show_default=False
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """List past and current runs, newest first."""
+    from nfk8s import admin
+    from nfk8s.errors import BadInput
+
+    with _errors():
+        if limit is not None and limit < 1:
+            raise BadInput(f"--limit must be at least 1, not {limit}", hint="e.g. --limit 20")
+        wanted = admin.parse_status(status) if status is not None else None
+        if pipeline is not None:
+            admin.history_selector(pipeline=pipeline)  # an empty value fails before connecting
+        settings, kube = _admin_session(context, namespace, kubeconfig)
+        found = admin.history(
+            kube, lock_name=settings.lock_name, limit=limit, status=wanted, pipeline=pipeline
+        )
+        if output is Output.name:
+            sys.stdout.write("".join(r.run_id + "\n" for r in found.records))
+            return
+        if output is None or output is Output.table:
+            if not found.records:
+                _messages().info(f"No runs found in namespace {kube.namespace}.")
+                return
+            from nfk8s import render_admin
+
+            lines = render_admin.history_lines(found.records, kube.server_now())
+            sys.stdout.write("".join(line + "\n" for line in lines))
+            return
+        _emit_or(output, found.to_json(), "", list)
+
+
+@app.command()
+def prune(
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep",
+            metavar="N",
+            help="Finished runs to keep, newest first (default: the history_limit setting).",
+            show_default=False,
+        ),
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="DUR",
+            help="Only delete runs that finished longer ago than DUR (e.g. 30d, 12h).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")
+    ] = False,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Delete old run records, with their Jobs and pods; never the active run."""
+    from datetime import timedelta
+
+    from nfk8s import admin, inputs, render_admin
+    from nfk8s.errors import BadInput
+
+    with _errors():
+        if keep is not None and keep < 0:
+            raise BadInput(f"--keep must be 0 or more, not {keep}", hint="e.g. --keep 50")
+        age = (
+            timedelta(seconds=inputs.parse_duration(older_than, what="--older-than"))
+            if older_than is not None
+            else None
+        )
+        settings, kube = _admin_session(context, namespace, kubeconfig)
+        result = admin.prune(
+            kube,
+            keep=settings.history_limit if keep is None else keep,
+            lock_name=settings.lock_name,
+            older_than=age,
+            dry_run=dry_run,
+        )
+        if output is Output.name:
+            sys.stdout.write("".join(r.run_id + "\n" for r in result.deleted))
+            return
+        _emit_or(
+            output,
+            result.to_json(),
+            "",
+            lambda: render_admin.prune_lines(result, dry_run=dry_run),
+        )
+
+
+lock_app = typer.Typer(
+    name="lock",
+    help="Show the run lock, or release it by hand.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+app.add_typer(lock_app)
+
+
+@lock_app.callback()
+def _lock_default(
+    ctx: typer.Context,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Show the run lock, or release it by hand (`nfk8s lock` alone shows it)."""
+    if ctx.invoked_subcommand is None:
+        lock_show(output=output, context=context, namespace=namespace, kubeconfig=kubeconfig)
+
+
+@lock_app.command("show")
+def lock_show(
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Show who holds the lock, since when, its Job's state, and whether it is stale."""
+    from nfk8s import admin, render_admin
+
+    with _errors():
+        settings, kube = _admin_session(context, namespace, kubeconfig)
+        view = admin.lock_show(kube, lock_name=settings.lock_name)
+        _emit_or(
+            output,
+            view.to_json(),
+            view.state.holder or "",
+            lambda: render_admin.lock_lines(view),
+        )
+
+
+@lock_app.command("release")
+def lock_release(
+    force: Annotated[
+        int,
+        typer.Option(
+            "--force",
+            count=True,
+            help="Required. Give it twice to release even while the holder's Job runs.",
+        ),
+    ] = 0,
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Release the lock by hand (a stale or stuck holder); the holder is named."""
+    from nfk8s import admin, render_admin
+    from nfk8s.errors import BadInput
+
+    with _errors():
+        if not force:
+            raise BadInput(
+                "releasing the lock by hand needs --force",
+                hint="see the holder first with `nfk8s lock show`; a stale lock is taken over "
+                "by the next run anyway",
+            )
+        settings, kube = _admin_session(context, namespace, kubeconfig)
+        result = admin.lock_release(kube, lock_name=settings.lock_name, even_if_running=force > 1)
+        if force > 1 and result.released and result.view.verdict.value == "held":
+            _messages().warn(
+                f"run {result.view.state.holder} is still running without the lock; "
+                f"stop it with `nfk8s cancel {result.view.state.holder}`"
+            )
+        _emit_or(
+            output,
+            result.to_json(),
+            result.view.state.holder or "",
+            lambda: render_admin.release_lines(result),
+        )
+
+
+@app.command()
+def doctor(
+    output: OutputOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Check the cluster is ready for nfk8s: access, runner account, work volume, lock.
+
+    Exits 0 when every check passes, 6 when one fails; each failure names its fix.
+    """
+    from nfk8s import doctor as checks
+    from nfk8s import render, render_admin
+    from nfk8s.render import color_enabled
+    from nfk8s.settings import load_settings
+
+    with _errors():
+        settings = load_settings(_overrides(context, namespace, kubeconfig))
+        machine = output in {Output.json, Output.yaml}
+        colour = color_enabled(_globals.no_color, sys.stdout)
+
+        def show(check: Any) -> None:
+            if not machine:
+                lines = render_admin.check_line(check, colour=colour)
+                sys.stdout.write("".join(line + "\n" for line in lines))
+                sys.stdout.flush()
+
+        try:
+            kube = _connect(settings)
+        except Exception as exc:
+            from nfk8s.errors import Nfk8sError
+
+            if not isinstance(exc, Nfk8sError):
+                raise
+            report = checks.DoctorReport(settings.namespace or "?")
+            report.checks.append(
+                checks.Check("kubeconfig", checks.CheckStatus.FAIL, exc.message, exc.hint)
+            )
+            show(report.checks[0])
+        else:
+            target = checks.DoctorTarget(
+                runner_service_account=settings.runner_service_account,
+                work_pvc=settings.work_pvc,
+                lock_name=settings.lock_name,
+            )
+            report = checks.diagnose(kube, target, on_check=show)
+        if machine:
+            assert output is not None
+            render.emit(report.to_json(), render.OutputFormat(output.value), name="doctor")
+        else:
+            sys.stdout.write(render_admin.doctor_summary(report) + "\n")
+        if not report.ok:
+            raise typer.Exit(6)
+
+
+@app.command()
+def rbac(
+    runner_sa: Annotated[
+        str | None,
+        typer.Option(
+            "--runner-sa",
+            metavar="NAME",
+            help="ServiceAccount the Nextflow driver runs as (default: the "
+            "runner_service_account setting).",
+            show_default=False,
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Print least-privilege RBAC for nfk8s users and the Nextflow runner (kubectl apply -f -)."""
+    from nfk8s import doctor as checks
+    from nfk8s.settings import load_settings
+
+    with _errors():
+        extra = {"runner_service_account": runner_sa} if runner_sa is not None else {}
+        settings = load_settings(_overrides(context, namespace, kubeconfig, **extra))
+        ns = settings.namespace or _namespace_without_cluster(settings)
+        sys.stdout.write(
+            checks.render_rbac(ns, runner_service_account=settings.runner_service_account)
+        )
 
 
 WAIT_FOREVER = "forever"
