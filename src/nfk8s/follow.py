@@ -105,6 +105,7 @@ def _open(
         since_time=cursor.since(),
         tail_lines=start.tail_lines if first and start else None,
         since_seconds=start.since_seconds if first and start else None,
+        strict=True,
     )
 
 
@@ -118,6 +119,7 @@ def read_log(
 ) -> Iterator[tuple[str, str]]:
     """(timestamp, line) pairs of a container log as it is now, complete even if cut."""
     cursor = cursor or LogCursor()
+    failures = 0
     for _ in range(MAX_READS):
         cursor.rewind()
         new = 0
@@ -128,9 +130,11 @@ def read_log(
                     new += 1
                     yield stamp, text
         except Unreachable:
-            if cursor.stamp is None:
+            # Cut: read on from the cursor, unless the cuts keep coming with no progress.
+            failures = 0 if new else failures + 1
+            if failures > MAX_WATCH_FAILURES:
                 raise
-            new = 1  # try again from the cursor
+            continue
         if not new:
             return
 

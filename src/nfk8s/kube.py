@@ -635,8 +635,13 @@ class Kube:
         since_time: datetime | None = None,
         since_seconds: int | None = None,
         tail_lines: int | None = None,
+        strict: bool = False,
     ) -> Iterator[str]:
-        """Lines of a container's log (without the newline), streamed as they arrive."""
+        """Lines of a container's log (without the newline), streamed as they arrive.
+
+        ``strict``: a stream cut before its end raises ``Unreachable`` instead of just
+        ending, so a reader can tell a partial log from a complete one.
+        """
         query: list[tuple[str, str]] = []
         if container:
             query.append(("container", container))
@@ -660,7 +665,7 @@ class Kube:
             accept="*/*",
         )
         try:
-            yield from _iter_lines(raw)
+            yield from _iter_lines(raw, strict=strict, what=action)
         finally:
             raw.release_conn()
 
@@ -696,8 +701,11 @@ class Kube:
         return str(data.get("gitVersion") or "unknown")
 
 
-def _iter_lines(raw: Any) -> Iterator[str]:
-    """Decode a streamed body into lines; a cut connection simply ends the iteration."""
+def _iter_lines(raw: Any, *, strict: bool = False, what: str = "") -> Iterator[str]:
+    """Decode a streamed body into lines; a cut connection ends the iteration.
+
+    With ``strict`` the cut raises ``Unreachable`` (the partial last line is dropped).
+    """
     import urllib3.exceptions
 
     buffer = b""
@@ -709,7 +717,9 @@ def _iter_lines(raw: Any) -> Iterator[str]:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 yield line.decode("utf-8", "replace")
-    except (urllib3.exceptions.HTTPError, OSError):
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if strict:
+            raise Unreachable(f"stream cut on {what}: {_transport_reason(exc)}") from None
         return
     if buffer:
         yield buffer.decode("utf-8", "replace")
