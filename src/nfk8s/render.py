@@ -466,6 +466,9 @@ class LiveFollower:
             self.refresh(force=True)
         finally:
             self._live.stop()
+        if self.record is not None:
+            # Below the last frame, on a line of its own: what a user scrolls back to.
+            self.console.print(summary_line(self.record), markup=False, highlight=False)
 
     def _now(self) -> datetime:
         return self.clock() + self._offset
