@@ -15,7 +15,7 @@ from typing import Any
 
 from nfk8s import lock, manifests, records, runs
 from nfk8s.errors import BadInput, ClusterError, Forbidden, Gone, LockBusy, Nfk8sError
-from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, Kube, Resource
+from nfk8s.kube import CONFIGMAPS, JOBS, PODS, Kube, Resource
 from nfk8s.models import RunRecord, RunStatus, format_time
 
 # Beyond the grace period, how long to wait for a pod to go: the kubelet needs a moment to
@@ -453,7 +453,8 @@ def prune(
 ) -> PruneResult:
     """Delete finished records beyond the newest ``keep`` (and older than ``older_than``).
 
-    The active run (the lock's holder) and runs that have not finished are never pruned.
+    The active run (the lock's live holder) and runs that have not finished are never
+    pruned.
     Deleting a record deletes its Job, driver pod and params Secret with it: they are
     owned by the record, and the garbage collector follows owner references.
     """
@@ -461,7 +462,9 @@ def prune(
         raise BadInput(f"--keep must be 0 or more, not {keep}", hint="e.g. --keep 50")
     maps = list_record_maps(kube, label_selector=manifests.managed_selector())
     found = [records.record_from_configmap(cm) for cm in maps]
-    active = lock.holder_of(kube.get(LEASES, lock_name))
+    state = lock.inspect(kube, lock_name)
+    # A stale holder (its Job has ended) is not active: its run may go like any other.
+    active = state.holder if state.decision.verdict is lock.Verdict.HELD else None
     doomed = records.select_prunable(
         found, keep=keep, older_than=older_than, now=kube.server_now(), active_run_id=active
     )

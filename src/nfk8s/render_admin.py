@@ -37,7 +37,8 @@ def tasks_cell(record: RunRecord) -> str:
     totals = record.totals()
     if totals.total == 0:
         return NONE
-    text = f"{totals.done}/{totals.total}"
+    # Succeeded (or cached) out of all: "10/10" must never hide failures.
+    text = f"{totals.succeeded + totals.cached}/{totals.total}"
     extra = [f"{totals.failed} failed"] if totals.failed else []
     if totals.cached:
         extra.append(f"{totals.cached} cached")
