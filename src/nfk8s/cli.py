@@ -690,21 +690,31 @@ def _print_logs(
     from nfk8s import render, runs
 
     out = sys.stdout
+    if start is None and not timestamps:
+        # Nothing to transform: pass the bytes through, as kubectl does.
+        out.flush()
+        runs.copy_driver_log(kube, run_id, out.buffer.write)
+    else:
+        _print_lines(runs.driver_log(kube, run_id, start=start), timestamps)
     write = out.write
-    # Batched writes: a long log costs a few large writes, not one per line.
-    batch: list[str] = []
-    for stamp, line in runs.driver_log(kube, run_id, start=start):
-        batch.append(f"{stamp} {line}\n" if timestamps else line + "\n")
-        if len(batch) >= 4096:
-            write("".join(batch))
-            batch.clear()
-    write("".join(batch))
     if tasks:
         for event in runs.task_logs(kube, run_id, process=process, start=start):
             prefix = render.task_prefix(event)
             stamp = f"{event.stamp} " if timestamps else ""
             write(f"{prefix} | {stamp}{event.line}\n")
     out.flush()
+
+
+def _print_lines(pairs: Any, timestamps: bool) -> None:
+    write = sys.stdout.write
+    # Batched writes: a long log costs a few large writes, not one per line.
+    batch: list[str] = []
+    for stamp, line in pairs:
+        batch.append(f"{stamp} {line}\n" if timestamps else line + "\n")
+        if len(batch) >= 4096:
+            write("".join(batch))
+            batch.clear()
+    write("".join(batch))
 
 
 @app.command()

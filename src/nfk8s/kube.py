@@ -669,6 +669,27 @@ class Kube:
         finally:
             raw.release_conn()
 
+    def pod_log_chunks(
+        self, pod: str, *, container: str | None = None, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """The raw bytes of a container's whole log as they arrive (no decoding, no lines).
+
+        A stream cut before its end raises ``Unreachable``.
+        """
+        import urllib3.exceptions
+
+        query = [("container", container)] if container else []
+        action = self._action("get", PODS, pod) + " (log)"
+        raw = self._open_stream(
+            PODS.path(self.namespace, pod, "log"), query, action, DEFAULT_TIMEOUT, accept="*/*"
+        )
+        try:
+            yield from raw.stream(chunk_size, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise Unreachable(f"stream cut on {action}: {_transport_reason(exc)}") from None
+        finally:
+            raw.release_conn()
+
     def can_i(
         self, verb: str, resource: Resource, *, subresource: str | None = None
     ) -> tuple[bool, str]:

@@ -24,7 +24,7 @@ from nfk8s.errors import (
     NotFound,
     TimedOut,
 )
-from nfk8s.follow import LogStart, follow_log, read_log, watch_resumable
+from nfk8s.follow import LogStart, copy_log, follow_log, read_log, watch_resumable
 from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
 from nfk8s.models import ProcessCounts, RunRecord, RunSpec, RunStatus
 from nfk8s.nextflow import nextflow_label_value, parse_line
@@ -907,10 +907,8 @@ def driver_pod(kube: Kube, run_id: str) -> dict[str, Any] | None:
     return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
 
 
-def driver_log(
-    kube: Kube, run_id: str, *, start: LogStart | None = None
-) -> Iterator[tuple[str, str]]:
-    """The driver log as it is now: (timestamp, line) pairs, complete even if cut."""
+def _driver_pod_or_explain(kube: Kube, run_id: str) -> dict[str, Any] | None:
+    """The driver pod whose log can be read; None before it started; BadInput if none."""
     from nfk8s.errors import BadInput
 
     pod = driver_pod(kube, run_id)
@@ -924,9 +922,25 @@ def driver_log(
         raise BadInput(
             f"run {run_id} has no driver pod yet", hint=f"follow it with `nfk8s logs -f {run_id}`"
         )
-    if not _pod_started(pod):
+    return pod if _pod_started(pod) else None
+
+
+def driver_log(
+    kube: Kube, run_id: str, *, start: LogStart | None = None
+) -> Iterator[tuple[str, str]]:
+    """The driver log as it is now: (timestamp, line) pairs, complete even if cut."""
+    pod = _driver_pod_or_explain(kube, run_id)
+    if pod is None:
         return iter(())
     return read_log(kube, pod["metadata"]["name"], container=DRIVER_CONTAINER, start=start)
+
+
+def copy_driver_log(kube: Kube, run_id: str, write: Callable[[bytes], object]) -> int:
+    """Copy the whole driver log, as bytes, to ``write`` (the fast path of ``logs``)."""
+    pod = _driver_pod_or_explain(kube, run_id)
+    if pod is None:
+        return 0
+    return copy_log(kube, pod["metadata"]["name"], write, container=DRIVER_CONTAINER)
 
 
 def task_logs(
