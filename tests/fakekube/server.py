@@ -154,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "fakekube"
     sys_version = ""
     state: ServerState  # set on the subclass the server builds
+    # TCP_NODELAY, as Go's net/http (so kube-apiserver) sets: without it the body, written
+    # after the headers, waits for the client's delayed ACK - about 40 ms per request.
+    disable_nagle_algorithm = True
 
     # ------------------------------------------------------------------ plumbing
 
