@@ -856,7 +856,7 @@ def cancel(
                     run_id,
                     lock_name=settings.lock_name,
                     grace_period_seconds=grace,
-                    on_progress=messages.info if _globals.verbose else admin.quiet,
+                    on_progress=messages.info,
                 )
         except KeyboardInterrupt:
             raise Interrupted(

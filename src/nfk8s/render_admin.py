@@ -84,15 +84,14 @@ def cancel_lines(result: CancelResult) -> list[str]:
         lines = [f"run {run} was already cancelled"]
     else:
         lines = [f"run {run} had already finished: {result.record.status.value}; nothing to stop"]
-    removed = []
-    if result.deleted_job:
-        removed.append(f"job/{result.deleted_job}")
-    removed += [f"job/{name}" for name in result.deleted_task_jobs]
-    removed += [f"pod/{name}" for name in result.deleted_pods]
+    removed = (
+        (1 if result.deleted_job else 0) + len(result.deleted_task_jobs) + len(result.deleted_pods)
+    )
     if removed:
-        lines.append(f"removed {len(removed)}: " + ", ".join(removed))
-    if result.lock_released:
-        lines.append("released the lock")
+        lines.append(
+            f"removed {removed} object(s): {1 if result.deleted_job else 0} driver Job, "
+            f"{len(result.deleted_task_jobs)} task Job(s), {len(result.deleted_pods)} pod(s)"
+        )
     if result.remaining:
         lines.append(
             "still terminating: " + ", ".join(result.remaining) + " (the kubelet removes them "
