@@ -30,7 +30,8 @@ def columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else NONE
+    """UTC to the minute, one word (so ``awk`` columns stay put): ``2026-01-01T01:00Z``."""
+    return value.strftime("%Y-%m-%dT%H:%MZ") if value is not None else NONE
 
 
 def tasks_cell(record: RunRecord) -> str:
@@ -58,7 +59,7 @@ def who(record: RunRecord) -> str:
 
 def history_lines(found: Sequence[RunRecord], now: datetime) -> list[str]:
     """The ``history`` table, newest first, times in UTC."""
-    headers = ("RUN", "STATUS", "PIPELINE", "REVISION", "BY", "SUBMITTED (UTC)", "DURATION")
+    headers = ("RUN", "STATUS", "PIPELINE", "REVISION", "BY", "SUBMITTED", "DURATION")
     rows = [
         (
             r.run_id,
@@ -128,7 +129,7 @@ def lock_lines(view: LockView) -> list[str]:
         ("started by", state.submitted_by or NONE),
         (
             "acquired",
-            f"{when(state.acquired_at)} UTC"
+            when(state.acquired_at)
             + (f" ({format_duration(age.total_seconds())} ago)" if age is not None else ""),
         ),
         ("job", f"{view.job_state}"),

@@ -266,3 +266,26 @@ def test_a_followed_run_that_is_cancelled_exits_5(cluster):
     assert "WARN: Killing running tasks (3)" in out
     assert "run followed cancelled" in err
     assert_nothing_left(cluster, "followed")
+
+
+def test_cancel_of_a_run_whose_driver_died_sweeps_its_orphaned_tasks(cluster, invoke):
+    run_id = submit(cluster, tasks_as_jobs=True)
+    running_task_pods(cluster, run_id, at_least=3)
+    # The node under the driver vanished: no SIGTERM, the Job fails, the tasks run on.
+    (driver,) = cluster.api.list("pods", NS, label_selector=f"job-name=nfk8s-{run_id}")
+    cluster.api.delete("pods", NS, driver["metadata"]["name"], grace_period_seconds=0)
+    cluster.wait_for(lambda: job_finished(cluster, run_id), timeout=20)
+    assert len(run_jobs(cluster, run_id)) == 4  # the driver Job and three task Jobs
+
+    result = invoke("cancel", run_id, "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "failed"
+    assert len(answer["deleted"]["taskJobs"]) == 3
+    # Only the driver Job is left, for its log; no task runs on.
+    cluster.wait_for(lambda: run_jobs(cluster, run_id) == [manifests.job_name(run_id)])
+    cluster.wait_for(
+        lambda: not cluster.api.list("pods", NS, label_selector=manifests.task_selector(run_id))
+    )
+    assert lock_holder(cluster) is None
