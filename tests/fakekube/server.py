@@ -221,6 +221,10 @@ class Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
     ) -> None:
         extra = dict(headers or {})
+        # Logged before the client can read the answer, so a test that inspects the log
+        # right after its call returns always finds that call.
+        self._status = code
+        self._on_stream_start()
         self.send_response(code)
         self.send_header("Content-Type", extra.pop("Content-Type", content_type))
         self.send_header("Content-Length", str(len(body)))
@@ -243,14 +247,14 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _start_stream(self, content_type: str) -> None:
+        self._status = 200
+        self._on_stream_start()
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.end_headers()
-        self._status = 200
-        self._on_stream_start()
 
     def _chunk(self, data: bytes) -> None:
         if data:
