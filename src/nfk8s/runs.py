@@ -484,6 +484,9 @@ class _FollowState:
     tracker: ProgressTracker = field(default_factory=ProgressTracker)
     tracker_lock: threading.Lock = field(default_factory=threading.Lock)
     last_progress: dict[str, ProcessCounts] | None = None
+    # A Job can be seen ending before its pods are listed: wait for the listings too.
+    driver_listed: bool = False
+    tasks_listed: bool = False
 
     def ended(self) -> bool:
         return self.job_gone or (self.job is not None and lock.job_finished(self.job) is not None)
@@ -491,6 +494,10 @@ class _FollowState:
     def undrained(self) -> set[str]:
         started = {name for name, pod in self.pods.items() if _pod_started(pod)}
         return (started | self.streaming) - self.drained
+
+    def settled(self) -> bool:
+        """Both pod watches have listed, and every log stream begun has ended."""
+        return self.driver_listed and self.tasks_listed and not self.undrained()
 
 
 def _pod_started(pod: dict[str, Any]) -> bool:
@@ -534,7 +541,7 @@ def follow_run(
             state.changed.wait(0.5)
         # The log streams end by themselves once their containers have terminated.
         drain_until = time.monotonic() + DRAIN_SECONDS
-        while not stop.is_set() and state.undrained() and time.monotonic() < drain_until:
+        while not stop.is_set() and not state.settled() and time.monotonic() < drain_until:
             state.changed.wait(0.2)
     if stop.is_set():
         raise_interrupted(run_id)
@@ -717,14 +724,21 @@ def _watch_driver(
     def on_list(items: list[dict[str, Any]]) -> None:
         for pod in items:
             seen(pod)
+        with state.changed:
+            state.driver_listed = True
+            state.changed.notify_all()
 
-    with contextlib.suppress(Nfk8sError):
+    try:
         for event in watch_resumable(
             kube, PODS, label_selector=f"job-name={job_name}", stop=stop, on_list=on_list
         ):
             seen(event.object, deleted=event.type == "DELETED")
             if stop.is_set():
                 return
+    except Nfk8sError:
+        with state.changed:  # nothing more will come from here: do not wait for it
+            state.driver_listed = True
+            state.changed.notify_all()
 
 
 def _watch_tasks(
@@ -786,12 +800,16 @@ def _watch_tasks(
             state.tracker.apply_listing(items, listed_at)
         for pod in items:
             maybe_stream(pod)
+        with state.changed:
+            state.tasks_listed = True
+            state.changed.notify_all()
         _emit_progress(state, on_event)
 
-    with contextlib.suppress(Nfk8sError):
-        for event in watch_resumable(
+    try:
+        events = watch_resumable(
             kube, PODS, label_selector=manifests.task_selector(run_id), stop=stop, on_list=on_list
-        ):
+        )
+        for event in events:
             with state.tracker_lock:
                 changed = state.tracker.apply_pod_event(event.type, event.object)
             maybe_stream(event.object, deleted=event.type == "DELETED")
@@ -799,6 +817,10 @@ def _watch_tasks(
                 _emit_progress(state, on_event)
             if stop.is_set():
                 return
+    except Nfk8sError:
+        with state.changed:
+            state.tasks_listed = True
+            state.changed.notify_all()
 
 
 def _task_tag(task_name: str | None, process_label: str) -> str | None:
