@@ -1105,25 +1105,14 @@ def doctor(
                 sys.stdout.write("".join(line + "\n" for line in lines))
                 sys.stdout.flush()
 
-        try:
-            kube = _connect(settings)
-        except Exception as exc:
-            from nfk8s.errors import Nfk8sError
-
-            if not isinstance(exc, Nfk8sError):
-                raise
-            report = checks.DoctorReport(settings.namespace or "?")
-            report.checks.append(
-                checks.Check("kubeconfig", checks.CheckStatus.FAIL, exc.message, exc.hint)
-            )
-            show(report.checks[0])
-        else:
-            target = checks.DoctorTarget(
-                runner_service_account=settings.runner_service_account,
-                work_pvc=settings.work_pvc,
-                lock_name=settings.lock_name,
-            )
-            report = checks.diagnose(kube, target, on_check=show)
+        # A kubeconfig that cannot be used is bad input (exit 2), not a failed check.
+        kube = _connect(settings)
+        target = checks.DoctorTarget(
+            runner_service_account=settings.runner_service_account,
+            work_pvc=settings.work_pvc,
+            lock_name=settings.lock_name,
+        )
+        report = checks.diagnose(kube, target, on_check=show)
         if machine:
             assert output is not None
             render.emit(report.to_json(), render.OutputFormat(output.value), name="doctor")
