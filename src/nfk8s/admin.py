@@ -8,13 +8,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from nfk8s import lock, manifests, records, runs
-from nfk8s.errors import BadInput, ClusterError, Forbidden, Gone, LockBusy, Nfk8sError
+from nfk8s.errors import (
+    BadInput,
+    ClusterError,
+    Conflict,
+    Forbidden,
+    Gone,
+    LockBusy,
+    Nfk8sError,
+)
 from nfk8s.kube import CONFIGMAPS, JOBS, PODS, Kube, Resource
 from nfk8s.models import RunRecord, RunStatus, format_time
 
@@ -116,30 +125,13 @@ def cancel_run(
         # The run ended by itself and nobody recorded it yet: that truth wins over a cancel.
         runs.reconcile_run(kube, run_id, job=job, lock_free=False)
 
-    now = kube.server_now()
-    who = kube.user or "a user"
-    seen: list[RunStatus] = []
-    built: list[RunRecord] = []
-
-    def mark(rec: RunRecord) -> RunRecord:
-        seen.append(rec.status)
-        updated = replace(
-            rec,
-            status=RunStatus.CANCELLED,
-            exit_code=None,
-            reason=f"cancelled by {who}",
-            finished_at=now,
-        )
-        built.append(updated)
-        return updated
-
-    record = runs.update_record(kube, run_id, mark)
-    if record is None:
+    marked = _mark_cancelled(kube, run_id, who=kube.user or "a user")
+    if marked is None:
         raise BadInput(
             f"run {run_id!r} disappeared while cancelling it",
             hint="list runs with `nfk8s history`",
         )
-    previous = seen[-1] if built and record is built[-1] else record.status
+    record, previous = marked
     deadline_grace = float(grace_period_seconds) + WAIT_MARGIN_SECONDS
     wait = deadline_grace if wait_seconds is None else wait_seconds
 
@@ -283,6 +275,46 @@ def _wait_gone(
             # A broken watch is no reason to fail a cancel: look again shortly.
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     return sorted(waiting)
+
+
+def _mark_cancelled(kube: Kube, run_id: str, *, who: str) -> tuple[RunRecord, RunStatus] | None:
+    """Compare-and-swap the record to ``cancelled`` unless it is final; (record, status before).
+
+    Each call writes its own token with the record, so two cancels writing the same content
+    at once still know which of them landed, and a write whose answer was lost (then
+    retried into a conflict) is recognised as this call's own.
+    """
+    token = uuid.uuid4().hex
+    before: RunStatus | None = None
+    for _ in range(lock.MAX_CAS_ATTEMPTS):
+        found = runs.read_record(kube, run_id)
+        if found is None:
+            return None
+        current, cm = found
+        annotations = (cm.get("metadata") or {}).get("annotations") or {}
+        if before is not None and annotations.get(manifests.CANCEL_REQUEST_ANNOTATION) == token:
+            return current, before
+        if current.status.final:
+            return current, current.status
+        updated = replace(
+            current,
+            status=RunStatus.CANCELLED,
+            exit_code=None,
+            reason=f"cancelled by {who}",
+            finished_at=kube.server_now(),
+        )
+        body = records.configmap_with(cm, updated)
+        body["metadata"]["annotations"] = {
+            **annotations,
+            manifests.CANCEL_REQUEST_ANNOTATION: token,
+        }
+        before = current.status
+        try:
+            kube.replace(CONFIGMAPS, body)
+        except Conflict:
+            continue
+        return updated, before
+    raise Conflict(f"could not mark run {run_id} cancelled: its record kept changing", status=409)
 
 
 # -- history --------------------------------------------------------------------------

@@ -59,6 +59,8 @@ SUBMITTED_BY_ANNOTATION = "nfk8s.io/submitted-by"
 # On the Lease: which Job keeps the lock alive once it exists.
 JOB_NAME_ANNOTATION = "nfk8s.io/job-name"
 JOB_UID_ANNOTATION = "nfk8s.io/job-uid"
+# On the record: which `cancel` marked it cancelled (tells concurrent cancels apart).
+CANCEL_REQUEST_ANNOTATION = "nfk8s.io/cancel-request"
 
 # -- names and paths --------------------------------------------------------------------
 

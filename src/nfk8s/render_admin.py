@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from nfk8s.admin import CancelResult, LockView, PruneResult, ReleaseResult
-from nfk8s.doctor import Check, CheckStatus, DoctorReport
 from nfk8s.models import RunRecord, RunStatus
 from nfk8s.render import format_duration
+
+if TYPE_CHECKING:
+    from nfk8s.admin import CancelResult, LockView, PruneResult, ReleaseResult
+    from nfk8s.doctor import Check, DoctorReport
 
 NONE = "-"
 
@@ -151,23 +154,25 @@ def release_lines(result: ReleaseResult) -> list[str]:
     return lines
 
 
-_MARK = {CheckStatus.OK: "✓", CheckStatus.WARN: "!", CheckStatus.FAIL: "✗"}
-_COLOUR = {CheckStatus.OK: "32", CheckStatus.WARN: "33", CheckStatus.FAIL: "1;31"}
+# Keyed by ``CheckStatus`` value: the history path need not import the doctor.
+_MARK = {"ok": "✓", "warn": "!", "fail": "✗"}
+_COLOUR = {"ok": "32", "warn": "33", "fail": "1;31"}
 
 
 def check_line(check: Check, *, colour: bool = False) -> list[str]:
-    mark = _MARK[check.status]
+    status = check.status.value
+    mark = _MARK[status]
     if colour:
-        mark = f"\x1b[{_COLOUR[check.status]}m{mark}\x1b[0m"
+        mark = f"\x1b[{_COLOUR[status]}m{mark}\x1b[0m"
     lines = [f"{mark} {check.name}: {check.detail}"]
-    if check.fix and check.status is not CheckStatus.OK:
+    if check.fix and status != "ok":
         lines.append(f"    fix: {check.fix}")
     return lines
 
 
 def doctor_summary(report: DoctorReport) -> str:
     failed = len(report.failures)
-    warned = sum(1 for c in report.checks if c.status is CheckStatus.WARN)
+    warned = sum(1 for c in report.checks if c.status.value == "warn")
     if failed:
         return f"{failed} check(s) failed in namespace {report.namespace}"
     if warned:
