@@ -611,15 +611,17 @@ class _LiveView:
         if not f.processes:
             return
         table = Table(box=None, pad_edge=False, show_edge=False, expand=False)
-        table.add_column("process", overflow="ellipsis", no_wrap=True, max_width=48)
+        table.add_column("process", no_wrap=True)
         for name in COLUMNS:
-            table.add_column(name, justify="right")
+            table.add_column(LIVE_HEADERS[name], justify="right", no_wrap=True)
         table.add_column("", no_wrap=True)
         room = max((options.height or console.height) - 4, 3)
         rows = _rows_that_fit(f.processes, room)
+        # What is left of the width once the counts and the bar have theirs.
+        name_width = max(options.max_width - LIVE_FIXED_WIDTH, 16)
         for name, counts in rows:
             table.add_row(
-                name,
+                short_process_name(name, name_width),
                 *_cells(counts),
                 _bar_text(counts),
             )
@@ -629,6 +631,34 @@ class _LiveView:
         if len(f.processes) > 1:
             table.add_row(Text("total", style="bold"), *_cells(total), _bar_text(total))
         yield table
+
+
+# Short headers keep six count columns narrow enough for an 80-column terminal.
+LIVE_HEADERS = {
+    "pending": "pend",
+    "running": "run",
+    "succeeded": "ok",
+    "failed": "fail",
+    "cached": "cache",
+    "retried": "retry",
+}
+LIVE_FIXED_WIDTH = 6 * 7 + 20 + 12  # count columns with padding, the bar, "done/total"
+
+
+def short_process_name(name: str, width: int) -> str:
+    """Fit a colon-joined Nextflow process name into ``width``, keeping its last part.
+
+    ``NFCORE_RNASEQ:RNASEQ:FASTQ_QC:TRIMGALORE`` → ``NFCORE_RNASEQ:…:TRIMGALORE``: the
+    workflow prefix says which pipeline, the last part says which step.
+    """
+    if len(name) <= width:
+        return name
+    head, _, last = name.rpartition(":")
+    if not head or len(last) + 2 >= width:
+        return "…" + name[-(width - 1) :]
+    first = head.split(":", 1)[0]
+    room = width - len(last) - 2  # "…" and ":"
+    return f"{first[:room]}…:{last}" if len(first) >= room else f"{first}:…:{last}"[:width]
 
 
 def _cells(counts: ProcessCounts) -> list[Any]:
