@@ -642,23 +642,26 @@ LIVE_HEADERS = {
     "cached": "cache",
     "retried": "retry",
 }
-LIVE_FIXED_WIDTH = 6 * 7 + 20 + 12  # count columns with padding, the bar, "done/total"
+LIVE_FIXED_WIDTH = 66  # six padded count columns, the bar and "done/total"
 
 
 def short_process_name(name: str, width: int) -> str:
-    """Fit a colon-joined Nextflow process name into ``width``, keeping its last part.
+    """Fit a colon-joined Nextflow process name into ``width``, keeping its last parts.
 
-    ``NFCORE_RNASEQ:RNASEQ:FASTQ_QC:TRIMGALORE`` → ``NFCORE_RNASEQ:…:TRIMGALORE``: the
-    workflow prefix says which pipeline, the last part says which step.
+    ``NFCORE_RNASEQ:RNASEQ:FASTQ_QC:TRIMGALORE`` → ``NFCORE_RNASEQ:…:TRIMGALORE`` or
+    ``…:FASTQ_QC:TRIMGALORE``: the last part says which step, the first which pipeline.
     """
     if len(name) <= width:
         return name
-    head, _, last = name.rpartition(":")
-    if not head or len(last) + 2 >= width:
-        return "…" + name[-(width - 1) :]
-    first = head.split(":", 1)[0]
-    room = width - len(last) - 2  # "…" and ":"
-    return f"{first[:room]}…:{last}" if len(first) >= room else f"{first}:…:{last}"[:width]
+    parts = name.split(":")
+    tails = [":".join(parts[-keep:]) for keep in range(len(parts) - 2, 0, -1)]
+    for tail in tails:
+        if len(parts[0]) + len(tail) + 3 <= width:
+            return f"{parts[0]}:…:{tail}"
+    for tail in [":".join(parts[1:]), *tails]:
+        if len(tail) + 2 <= width:
+            return f"…:{tail}"
+    return "…" + name[-(width - 1) :]
 
 
 def _cells(counts: ProcessCounts) -> list[Any]:
