@@ -654,6 +654,8 @@ def short_process_name(name: str, width: int) -> str:
     if len(name) <= width:
         return name
     parts = name.split(":")
+    if len(parts) == 1:
+        return "…" + name[-(width - 1) :]
     tails = [":".join(parts[-keep:]) for keep in range(len(parts) - 2, 0, -1)]
     for tail in tails:
         if len(parts[0]) + len(tail) + 3 <= width:

@@ -25,3 +25,7 @@ def test_a_name_that_fits_is_left_alone():
 
 def test_the_workflow_prefix_is_kept_when_there_is_room():
     assert short_process_name(LONG, 40) == "NFCORE_RNASEQ:…:TRIMGALORE"
+
+
+def test_a_single_part_name_keeps_its_end():
+    assert short_process_name("A" * 30 + "XYZ", 10) == "…" + "A" * 6 + "XYZ"
