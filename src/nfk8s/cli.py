@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from nfk8s import __version__
 
@@ -32,14 +33,52 @@ ConfigMap and executed as a Job. Exit codes mirror the run: 0 succeeded, 1 faile
 2 bad input, 3 lock busy, 4 timed out, 5 cancelled, 6 cluster error, 130 detached.
 """
 
+MAIN_EPILOG = """Examples:
+
+  nfk8s run nf-core/rnaseq -r 3.14.0 --profile test -p outdir=/workspace/out
+
+  nfk8s history --limit 10
+
+  nfk8s logs -f                # follow the active run
+
+  nfk8s --no-color doctor      # check the cluster is ready
+
+Every command takes -h/--help. Completion: nfk8s completion bash|zsh|fish.
+"""
+
 app = typer.Typer(
     name="nfk8s",
     help=HELP,
+    epilog=MAIN_EPILOG,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    # The scripts ship in the package (completions/) and `nfk8s completion SHELL` prints
+    # them; Typer's own --install-completion would edit the user's shell start-up files.
+    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+class _Argument(TyperArgument):
+    """An argument shown as its metavar alone: ``PIPELINE`` and ``[RUN]``, as man pages do."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required else f"[{name}]"
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+class Command(TyperCommand):
+    """Every nfk8s command: arguments as ``_Argument`` (Typer offers no class per argument)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
 
 
 class Output(StrEnum):
@@ -68,19 +107,32 @@ def _version(value: bool) -> None:
 
 
 ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubeconfig context to use.", show_default=False)
+    str | None,
+    typer.Option(
+        "--context", metavar="NAME", help="Kubeconfig context to use.", show_default=False
+    ),
 ]
 NamespaceOpt = Annotated[
     str | None,
-    typer.Option("--namespace", "-n", help="Namespace of the runs.", show_default=False),
+    typer.Option(
+        "--namespace", "-n", metavar="NS", help="Namespace of the runs.", show_default=False
+    ),
 ]
 KubeconfigOpt = Annotated[
     str | None,
-    typer.Option("--kubeconfig", help="Path to the kubeconfig file.", show_default=False),
+    typer.Option(
+        "--kubeconfig", metavar="FILE", help="Path to the kubeconfig file.", show_default=False
+    ),
 ]
 OutputOpt = Annotated[
     Output | None,
-    typer.Option("--output", "-o", help="Output format.", show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        help="Output format: table, json, yaml or name (data on stdout, messages on stderr).",
+        show_default=False,
+    ),
 ]
 PlainOpt = Annotated[
     bool,
@@ -101,7 +153,10 @@ def _main(
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
     no_color: Annotated[
-        bool, typer.Option("--no-color", help="Plain output without colours.")
+        bool,
+        typer.Option(
+            "--no-color", help="No colours or live view (the NO_COLOR variable does the same)."
+        ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say more about what is happening.")
@@ -210,33 +265,44 @@ RUN_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=RUN_EPILOG)
+@app.command(cls=Command, epilog=RUN_EPILOG)
 def run(
     pipeline: Annotated[
-        str, typer.Argument(help="Remote project (owner/repo, git URL) or a local directory.")
+        str,
+        typer.Argument(
+            metavar="PIPELINE",
+            help="Remote project (owner/repo, git URL) or a local directory.",
+            show_default=False,
+        ),
     ],
     revision: Annotated[
-        str | None, typer.Option("--revision", "-r", help="Git branch, tag or commit.")
+        str | None,
+        typer.Option("--revision", "-r", metavar="REV", help="Git branch, tag or commit."),
     ] = None,
     profile: Annotated[
-        str | None, typer.Option("--profile", help="Nextflow profile(s), comma-separated.")
+        str | None,
+        typer.Option("--profile", metavar="PROFILE", help="Nextflow profile(s), comma-separated."),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Pipeline parameter KEY=VALUE (repeatable)."),
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Pipeline parameter (repeatable)."),
     ] = None,
     params_file: Annotated[
-        Path | None, typer.Option("--params-file", help="YAML or JSON file of parameters.")
+        Path | None,
+        typer.Option("--params-file", metavar="FILE", help="YAML or JSON file of parameters."),
     ] = None,
     config: Annotated[
         list[Path] | None,
-        typer.Option("--config", "-c", help="Extra Nextflow config file (repeatable)."),
+        typer.Option(
+            "--config", "-c", metavar="FILE", help="Extra Nextflow config file (repeatable)."
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Resume from Nextflow's cache of earlier runs.")
     ] = False,
     name: Annotated[
-        str | None, typer.Option("--name", help="Run id to use instead of a generated one.")
+        str | None,
+        typer.Option("--name", metavar="RUN", help="Run id to use instead of a generated one."),
     ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Return once submitted; print the run id.")
@@ -253,13 +319,18 @@ def run(
         ),
     ] = None,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", help="Stop the run after DUR (e.g. 6h, 90m).")
+        str | None,
+        typer.Option("--timeout", metavar="DUR", help="Stop the run after DUR (e.g. 6h, 90m)."),
     ] = None,
     head_cpus: Annotated[
-        str | None, typer.Option("--head-cpus", help="CPU for the Nextflow driver pod.")
+        str | None,
+        typer.Option("--head-cpus", metavar="N", help="CPU for the Nextflow driver pod."),
     ] = None,
     head_memory: Annotated[
-        str | None, typer.Option("--head-memory", help="Memory for the Nextflow driver pod.")
+        str | None,
+        typer.Option(
+            "--head-memory", metavar="QTY", help="Memory for the Nextflow driver pod (e.g. 4Gi)."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the objects it would write; write nothing.")
@@ -411,7 +482,7 @@ def _dry_run(spec: Any, settings: Settings, fmt: Output) -> None:
         render.dump_json({"apiVersion": "v1", "kind": "List", "items": objects})
     elif fmt is Output.name:
         for obj in objects:
-            sys.stdout.write(f"{obj['kind'].lower()}/{obj['metadata']['name']}\n")
+            sys.stdout.write(_object_name(obj) + "\n")
     else:
         render.dump_yaml(objects)
 
@@ -595,12 +666,12 @@ LOGS_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=LOGS_EPILOG)
+@app.command(cls=Command, epilog=LOGS_EPILOG)
 def logs(
     run_id: Annotated[
         str | None,
         typer.Argument(
-            metavar="[RUN]",
+            metavar="RUN",
             help="Run id (default: the active run, else the newest).",
             show_default=False,
         ),
@@ -610,11 +681,18 @@ def logs(
     ] = False,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only lines newer than DUR (e.g. 10m).", show_default=False),
+        typer.Option(
+            "--since",
+            metavar="DUR",
+            help="Only lines newer than DUR (e.g. 10m).",
+            show_default=False,
+        ),
     ] = None,
     tail: Annotated[
         int | None,
-        typer.Option("--tail", help="Only the last N lines to begin with.", show_default=False),
+        typer.Option(
+            "--tail", metavar="N", help="Only the last N lines to begin with.", show_default=False
+        ),
     ] = None,
     timestamps: Annotated[
         bool, typer.Option("--timestamps", help="Prefix each line with its time.")
@@ -625,7 +703,10 @@ def logs(
     process: Annotated[
         str | None,
         typer.Option(
-            "--process", help="With --tasks: only this process's tasks.", show_default=False
+            "--process",
+            metavar="NAME",
+            help="With --tasks: only this process's tasks.",
+            show_default=False,
         ),
     ] = None,
     plain: PlainOpt = False,
@@ -717,12 +798,20 @@ def _print_lines(pairs: Any, timestamps: bool) -> None:
     write("".join(batch))
 
 
-@app.command()
+STATUS_EPILOG = """Examples:
+
+  nfk8s status                       # the active run, else the newest
+
+  nfk8s status RUN -o json | jq -r .status
+"""
+
+
+@app.command(cls=Command, epilog=STATUS_EPILOG)
 def status(
     run_id: Annotated[
         str | None,
         typer.Argument(
-            metavar="[RUN]",
+            metavar="RUN",
             help="Run id (default: the active run, else the newest).",
             show_default=False,
         ),
@@ -752,7 +841,17 @@ def status(
 # -- config ---------------------------------------------------------------------------
 
 
-@app.command("config")
+CONFIG_EPILOG = """Examples:
+
+  nfk8s config                       # every setting, its value and its source
+
+  NFK8S_NAMESPACE=pipelines nfk8s config -o json
+
+Settings come from flags, then NFK8S_* variables, then ~/.config/nfk8s/config.toml.
+"""
+
+
+@app.command("config", cls=Command, epilog=CONFIG_EPILOG)
 def config_cmd(
     output: OutputOpt = None,
     context: ContextOpt = None,
@@ -769,6 +868,9 @@ def config_cmd(
             data = {r.name: {"value": r.value, "source": r.source} for r in rows}
             render.emit(data, render.OutputFormat(output.value), name="settings")
             return
+        if output is Output.name:
+            sys.stdout.write("".join(r.name + "\n" for r in rows))
+            return
         width = max(len(r.name) for r in rows)
         for r in rows:
             value = "" if r.value is None else str(r.value)
@@ -780,7 +882,7 @@ def config_cmd(
 RunArg = Annotated[
     str | None,
     typer.Argument(
-        metavar="[RUN]",
+        metavar="RUN",
         help="Run id (default: the active run, else the newest).",
         show_default=False,
     ),
@@ -816,7 +918,7 @@ CANCEL_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=CANCEL_EPILOG)
+@app.command(cls=Command, epilog=CANCEL_EPILOG)
 def cancel(
     run_id: RunArg = None,
     grace_period: Annotated[
@@ -876,7 +978,7 @@ HISTORY_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=HISTORY_EPILOG)
+@app.command(cls=Command, epilog=HISTORY_EPILOG)
 def history(
     limit: Annotated[
         int | None,
@@ -886,7 +988,7 @@ def history(
         str | None,
         typer.Option(
             "--status",
-            metavar="S",
+            metavar="STATUS",
             help="Only runs with this status: pending, running, succeeded, failed, "
             "cancelled, unknown.",
             show_default=False,
@@ -895,7 +997,10 @@ def history(
     pipeline: Annotated[
         str | None,
         typer.Option(
-            "--pipeline", metavar="P", help="Only runs of this pipeline.", show_default=False
+            "--pipeline",
+            metavar="PIPELINE",
+            help="Only runs of this pipeline.",
+            show_default=False,
         ),
     ] = None,
     output: OutputOpt = None,
@@ -932,7 +1037,15 @@ def history(
         _emit_or(output, found.to_json(), "", list)
 
 
-@app.command()
+PRUNE_EPILOG = """Examples:
+
+  nfk8s prune --dry-run              # what the history_limit setting would delete
+
+  nfk8s prune --keep 10 --older-than 30d
+"""
+
+
+@app.command(cls=Command, epilog=PRUNE_EPILOG)
 def prune(
     keep: Annotated[
         int | None,
@@ -993,9 +1106,17 @@ def prune(
         )
 
 
+LOCK_EPILOG = """Examples:
+
+  nfk8s lock                         # who holds it, and whether it is stale
+
+  nfk8s lock release --force         # clear a stale or stuck holder
+"""
+
 lock_app = typer.Typer(
     name="lock",
     help="Show the run lock, or release it by hand.",
+    epilog=LOCK_EPILOG,
     no_args_is_help=False,
     invoke_without_command=True,
     rich_markup_mode=None,
@@ -1016,7 +1137,11 @@ def _lock_default(
         lock_show(output=output, context=context, namespace=namespace, kubeconfig=kubeconfig)
 
 
-@lock_app.command("show")
+@lock_app.command(
+    "show",
+    cls=Command,
+    epilog="Examples:\n\n  nfk8s lock show\n\n  nfk8s lock show -o json | jq .verdict\n",
+)
 def lock_show(
     output: OutputOpt = None,
     context: ContextOpt = None,
@@ -1037,7 +1162,12 @@ def lock_show(
         )
 
 
-@lock_app.command("release")
+@lock_app.command(
+    "release",
+    cls=Command,
+    epilog="Examples:\n\n  nfk8s lock release --force\n\n"
+    "  nfk8s lock release --force --force   # even while the holder's Job runs\n",
+)
 def lock_release(
     force: Annotated[
         int,
@@ -1045,6 +1175,7 @@ def lock_release(
             "--force",
             count=True,
             help="Required. Give it twice to release even while the holder's Job runs.",
+            show_default=False,
         ),
     ] = 0,
     output: OutputOpt = None,
@@ -1078,7 +1209,17 @@ def lock_release(
         )
 
 
-@app.command()
+DOCTOR_EPILOG = """Examples:
+
+  nfk8s doctor                       # the current context's namespace
+
+  nfk8s doctor -n pipelines -o json  # for a script: {"ok": ..., "checks": [...]}
+
+  nfk8s doctor -o name               # the names of the checks that failed, if any
+"""
+
+
+@app.command(cls=Command, epilog=DOCTOR_EPILOG)
 def doctor(
     output: OutputOpt = None,
     context: ContextOpt = None,
@@ -1096,7 +1237,7 @@ def doctor(
 
     with _errors():
         settings = load_settings(_overrides(context, namespace, kubeconfig))
-        machine = output in {Output.json, Output.yaml}
+        machine = output in {Output.json, Output.yaml, Output.name}
         colour = color_enabled(_globals.no_color, sys.stdout)
 
         def show(check: Any) -> None:
@@ -1113,7 +1254,9 @@ def doctor(
             lock_name=settings.lock_name,
         )
         report = checks.diagnose(kube, target, on_check=show)
-        if machine:
+        if output is Output.name:
+            sys.stdout.write("".join(check.name + "\n" for check in report.failures))
+        elif machine:
             assert output is not None
             render.emit(report.to_json(), render.OutputFormat(output.value), name="doctor")
         else:
@@ -1122,7 +1265,17 @@ def doctor(
             raise typer.Exit(6)
 
 
-@app.command()
+RBAC_EPILOG = """Examples:
+
+  nfk8s rbac -n pipelines | kubectl apply -f -
+
+  nfk8s rbac --runner-sa nextflow -o json
+
+  nfk8s rbac -o name                 # the objects it would create
+"""
+
+
+@app.command(cls=Command, epilog=RBAC_EPILOG)
 def rbac(
     runner_sa: Annotated[
         str | None,
@@ -1134,6 +1287,7 @@ def rbac(
             show_default=False,
         ),
     ] = None,
+    output: OutputOpt = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -1146,9 +1300,24 @@ def rbac(
         extra = {"runner_service_account": runner_sa} if runner_sa is not None else {}
         settings = load_settings(_overrides(context, namespace, kubeconfig, **extra))
         ns = settings.namespace or _namespace_without_cluster(settings)
-        sys.stdout.write(
-            checks.render_rbac(ns, runner_service_account=settings.runner_service_account)
-        )
+        runner = settings.runner_service_account
+        if output is Output.json:
+            from nfk8s import render
+
+            items = checks.rbac_manifests(ns, runner_service_account=runner)
+            render.dump_json({"apiVersion": "v1", "kind": "List", "items": items})
+        elif output is Output.name:
+            items = checks.rbac_manifests(ns, runner_service_account=runner)
+            sys.stdout.write("".join(_object_name(obj) + "\n" for obj in items))
+        else:  # YAML with comments is the table view of manifests
+            sys.stdout.write(checks.render_rbac(ns, runner_service_account=runner))
+
+
+def _object_name(obj: dict[str, Any]) -> str:
+    """``kind/name`` as ``kubectl -o name`` prints it (``role.rbac.authorization.k8s.io/x``)."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    kind = obj["kind"].lower() + (f".{group}" if group else "")
+    return f"{kind}/{obj['metadata']['name']}"
 
 
 WAIT_FOREVER = "forever"

@@ -22,9 +22,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from nfk8s.errors import BadInput
 from nfk8s.inputs import parse_duration, parse_quantity_cpu, parse_quantity_memory
+from nfk8s.paths import CONFIG_ENV, config_file_path
 
 ENV_PREFIX = "NFK8S_"
-CONFIG_ENV = "NFK8S_CONFIG"
 DEFAULT_IMAGE = "nextflow/nextflow:26.04.3"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -195,18 +195,6 @@ class SettingSource:
 
 def env_var(name: str) -> str:
     return ENV_PREFIX + name.upper()
-
-
-def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
-    """The user config file and whether it was asked for explicitly (``NFK8S_CONFIG``)."""
-    env = os.environ if environ is None else environ
-    explicit = env.get(CONFIG_ENV)
-    if explicit:
-        return Path(explicit).expanduser(), True
-    xdg = env.get("XDG_CONFIG_HOME")
-    # The XDG spec says to ignore a relative XDG_CONFIG_HOME.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
-    return base / "nfk8s" / "config.toml", False
 
 
 def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
