@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from nfk8s import __version__
+from nfk8s.completion import COMPLETE_VAR, Shell, complete_run_id, complete_status
 
 if TYPE_CHECKING:
     from nfk8s.kube import Kube
@@ -132,6 +133,15 @@ OutputOpt = Annotated[
         metavar="FORMAT",
         help="Output format: table, json, yaml or name (data on stdout, messages on stderr).",
         show_default=False,
+    ),
+]
+RunArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="RUN",
+        help="Run id (default: the active run, else the newest).",
+        show_default=False,
+        autocompletion=complete_run_id,
     ),
 ]
 PlainOpt = Annotated[
@@ -668,14 +678,7 @@ LOGS_EPILOG = """Examples:
 
 @app.command(cls=Command, epilog=LOGS_EPILOG)
 def logs(
-    run_id: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="RUN",
-            help="Run id (default: the active run, else the newest).",
-            show_default=False,
-        ),
-    ] = None,
+    run_id: RunArg = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Follow until the run ends; exit with its code.")
     ] = False,
@@ -808,14 +811,7 @@ STATUS_EPILOG = """Examples:
 
 @app.command(cls=Command, epilog=STATUS_EPILOG)
 def status(
-    run_id: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="RUN",
-            help="Run id (default: the active run, else the newest).",
-            show_default=False,
-        ),
-    ] = None,
+    run_id: RunArg = None,
     output: OutputOpt = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
@@ -878,15 +874,6 @@ def config_cmd(
 
 
 # -- cancel, history, prune, lock, doctor, rbac ----------------------------------------
-
-RunArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="RUN",
-        help="Run id (default: the active run, else the newest).",
-        show_default=False,
-    ),
-]
 
 
 def _admin_session(
@@ -989,6 +976,7 @@ def history(
         typer.Option(
             "--status",
             metavar="STATUS",
+            autocompletion=complete_status,
             help="Only runs with this status: pending, running, succeeded, failed, "
             "cancelled, unknown.",
             show_default=False,
@@ -1320,6 +1308,32 @@ def _object_name(obj: dict[str, Any]) -> str:
     return f"{kind}/{obj['metadata']['name']}"
 
 
+COMPLETION_EPILOG = """Examples:
+
+  nfk8s completion bash > ~/.local/share/bash-completion/completions/nfk8s
+
+  nfk8s completion zsh > ~/.zfunc/_nfk8s       # a directory in $fpath
+
+  nfk8s completion fish > ~/.config/fish/completions/nfk8s.fish
+
+Installing the package puts the same scripts under share/ (bash-completion, zsh
+site-functions, fish vendor_completions.d).
+"""
+
+
+@app.command(cls=Command, epilog=COMPLETION_EPILOG)
+def completion(
+    shell: Annotated[
+        Shell,
+        typer.Argument(metavar="SHELL", help="bash, zsh or fish.", show_default=False),
+    ],
+) -> None:
+    """Print the shell completion script (commands, options and run ids)."""
+    from nfk8s.completion import script
+
+    sys.stdout.write(script(shell))
+
+
 WAIT_FOREVER = "forever"
 
 
@@ -1329,4 +1343,8 @@ def normalise_argv(args: list[str]) -> list[str]:
 
 
 def main() -> None:
+    if os.environ.get(COMPLETE_VAR):  # a TAB press in a shell with nfk8s completion
+        from nfk8s import completion
+
+        completion.register()
     app(args=normalise_argv(sys.argv[1:]), prog_name="nfk8s")
