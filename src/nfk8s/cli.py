@@ -295,7 +295,12 @@ def run(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Pipeline parameter (repeatable)."),
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Pipeline parameter, repeatable; VALUE is read as JSON if it parses; a.b=1 nests.",
+        ),
     ] = None,
     params_file: Annotated[
         Path | None,

@@ -49,22 +49,42 @@ def _check(fn: Any, value: Any, **kwargs: Any) -> Any:
 class Settings(BaseSettings):
     """nfk8s configuration; build it with ``load_settings`` to get every layer."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+    # Each setting's docstring is its one-line description in `nfk8s config` and the README.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
 
     namespace: str | None = None
+    """Namespace of the runs; default: the kubeconfig context's namespace."""
     context: str | None = None
+    """Kubeconfig context; default: the current context."""
     kubeconfig: str | None = None
+    """Kubeconfig file; default: `$KUBECONFIG`, else `~/.kube/config`, else in-cluster."""
     image: str = DEFAULT_IMAGE
+    """Container image of the Nextflow driver."""
     runner_service_account: str = "nfk8s-runner"
+    """ServiceAccount the driver runs as; it creates the task pods."""
     work_pvc: str = "nfk8s-work"
+    """ReadWriteMany PVC for the work and launch directories."""
     work_mount_path: str = "/workspace"
+    """Where the work PVC is mounted in the driver and task pods."""
     head_cpus: str = "1"
+    """CPU request and limit of the driver pod (`--head-cpus`)."""
     head_memory: str = "2Gi"
+    """Memory request and limit of the driver pod (`--head-memory`)."""
     lock_name: str = "nfk8s-lock"
+    """Name of the Lease that allows one run at a time in the namespace."""
     startup_grace_seconds: int = 120
+    """How long a new holder keeps the lock before its Job exists (a duration)."""
     history_limit: int = 50
+    """Finished run records kept after each run and by `prune`."""
     default_timeout: int | None = None
+    """Timeout of a run without `--timeout` (a duration); none by default."""
     cancel_grace_seconds: int = 120
+    """Seconds Nextflow gets to stop its tasks on `cancel` (a duration)."""
 
     @classmethod
     def settings_customise_sources(
