@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 class Fault:
     """One rule. Unset match fields match anything.
 
-    Firing: ``count`` fires on the first N matching requests; else ``rate`` fires with that
-    probability (seeded RNG); else every matching request.
+    Firing: the first ``skip`` matching requests pass untouched; then ``count`` fires on
+    the next N; else ``rate`` fires with that probability (seeded RNG); else every one.
     """
 
     verb: str | None = None
@@ -24,10 +24,12 @@ class Fault:
     retry_after: int | None = None  # seconds, sent with 429/503
     message: str | None = None
     drop: bool = False  # close the connection without a response
+    lose_response: bool = False  # carry the request out, then close before answering
     cut_after: int | None = None  # streams: end after this many lines/events
     latency: float = 0.0  # real seconds added before answering
     rate: float | None = None
     count: int | None = None
+    skip: int = 0
     matched: int = 0
     fired: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -52,6 +54,7 @@ class FaultDecision:
     retry_after: int | None = None
     message: str | None = None
     drop: bool = False
+    lose_response: bool = False
     cut_after: int | None = None
     latency: float = 0.0
 
@@ -78,10 +81,12 @@ class Faults:
         retry_after: int | None = None,
         message: str | None = None,
         drop: bool = False,
+        lose_response: bool = False,
         cut_after: int | None = None,
         latency: float = 0.0,
         rate: float | None = None,
         count: int | None = None,
+        skip: int = 0,
     ) -> Fault:
         if resource and "/" in resource and subresource is None:
             resource, subresource = resource.split("/", 1)
@@ -97,10 +102,12 @@ class Faults:
             retry_after=retry_after,
             message=message,
             drop=drop,
+            lose_response=lose_response,
             cut_after=cut_after,
             latency=latency,
             rate=rate,
             count=count,
+            skip=skip,
         )
         with self._lock:
             self._rules.append(rule)
@@ -129,6 +136,8 @@ class Faults:
                 if not rule.matches(verb, resource, subresource, namespace, name):
                     continue
                 rule.matched += 1
+                if rule.matched <= rule.skip:
+                    continue
                 if rule.count is not None:
                     fires = rule.fired < rule.count
                 elif rule.rate is not None:
@@ -141,6 +150,8 @@ class Faults:
                 decision.latency += rule.latency
                 if rule.drop and not decision.drop and decision.status is None:
                     decision.drop = True
+                if rule.lose_response:
+                    decision.lose_response = True
                 if rule.status is not None and decision.status is None and not decision.drop:
                     decision.status = rule.status
                     decision.retry_after = rule.retry_after

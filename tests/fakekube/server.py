@@ -157,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
     # TCP_NODELAY, as Go's net/http (so kube-apiserver) sets: without it the body, written
     # after the headers, waits for the client's delayed ACK - about 40 ms per request.
     disable_nagle_algorithm = True
+    _lose_response = False  # a fault: carry the request out, then drop the answer
 
     # ------------------------------------------------------------------ plumbing
 
@@ -225,6 +226,8 @@ class Handler(BaseHTTPRequestHandler):
         # right after its call returns always finds that call.
         self._status = code
         self._on_stream_start()
+        if self._lose_response:
+            raise _Dropped  # done, but the answer never reaches the client
         self.send_response(code)
         self.send_header("Content-Type", extra.pop("Content-Type", content_type))
         self.send_header("Content-Length", str(len(body)))
@@ -249,6 +252,8 @@ class Handler(BaseHTTPRequestHandler):
     def _start_stream(self, content_type: str) -> None:
         self._status = 200
         self._on_stream_start()
+        if self._lose_response:
+            raise _Dropped
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -275,6 +280,7 @@ class Handler(BaseHTTPRequestHandler):
         info = parse_request_info(method, path, query)
         self._status = 0
         self._recorded = False
+        self._lose_response = False
         started = st.clock.now()
 
         def record() -> None:
@@ -316,6 +322,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise _Dropped
                 if decision.status is not None:
                     raise _fault_error(decision)
+                self._lose_response = decision.lose_response
                 self._handle_api(method, info, query, body, decision)
             else:
                 self._handle_other(method, path)
@@ -325,16 +332,24 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             self._status = 0
         except StatusError as err:
-            self._send_status(err)
+            self._answer_error(err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # a bug in the fake should still look like an apiserver error
             import traceback
 
             traceback.print_exc()
-            self._send_status(StatusError(500, "InternalError", f"Internal error occurred: {exc}"))
+            self._answer_error(StatusError(500, "InternalError", f"Internal error occurred: {exc}"))
         finally:
             record()
+
+    def _answer_error(self, err: StatusError) -> None:
+        try:
+            self._send_status(err)
+        except _Dropped:  # a lost response loses errors too
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def _authenticate(self, path: str) -> None:
         st = self.state

@@ -416,6 +416,31 @@ def test_fault_injection(fakekube: FakeKube, core: client.CoreV1Api) -> None:
     assert fakekube.requests.count(verb="get", resource="namespaces") == 1
 
 
+def test_lost_response_and_skipped_matches(fakekube: FakeKube, core: client.CoreV1Api) -> None:
+    lost = fakekube.faults.add(verb="create", resource="configmaps", lose_response=True, count=1)
+    body = json.dumps({"metadata": {"name": "applied"}, "data": {"k": "v"}}).encode()
+    req = urllib.request.Request(
+        fakekube.url + "/api/v1/namespaces/default/configmaps",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises((http.client.HTTPException, urllib.error.URLError, OSError)):
+        urllib.request.urlopen(req)
+    assert lost.fired == 1
+    # The create was carried out although its answer never came.
+    assert core.read_namespaced_config_map("applied", "default").data == {"k": "v"}
+    assert fakekube.requests.filter(verb="create", resource="configmaps")[0].status == 201
+
+    third = fakekube.faults.add(verb="get", resource="configmaps", status=503, skip=2, count=1)
+    core.read_namespaced_config_map("applied", "default")
+    core.read_namespaced_config_map("applied", "default")
+    with pytest.raises(ApiException) as exc:
+        core.read_namespaced_config_map("applied", "default")
+    assert exc.value.status == 503
+    core.read_namespaced_config_map("applied", "default")
+    assert (third.matched, third.fired) == (4, 1)
+
+
 def test_request_log(fakekube: FakeKube, core: client.CoreV1Api) -> None:
     fakekube.requests.clear()
     core.create_namespaced_config_map("default", _cm("r"))
