@@ -106,9 +106,10 @@ def register() -> None:
     class Zsh(ZshComplete):
         def format_completion(self, item: CompletionItem) -> str:
             def escape(s: str) -> str:
+                # The answer is eval'd inside '...': close, escape and reopen the quote.
                 return (
                     s.replace('"', '""')
-                    .replace("'", "''")
+                    .replace("'", "'\\''")
                     .replace("$", "\\$")
                     .replace("`", "\\`")
                     .replace(":", r"\\:")

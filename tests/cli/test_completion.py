@@ -217,9 +217,39 @@ def test_fish_completes_with_the_shipped_script(cluster, tmp_path):
     assert sorted(line.split("\t")[0] for line in done.stdout.splitlines()) == ["lock", "logs"]
 
 
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z 'fpath=(FPATH $fpath); autoload -Uz compinit; compinit -u -D; PROMPT="> "'
+zpty -wn z $'nfk8s lo\t'
+local out all
+for i in {1..50}; do
+  zpty -r -t z out && all+=$out
+  [[ $all == *logs\ \ --* ]] && break
+  sleep 0.1
+done
+print -r -- "$all"
+"""
+
+
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_script_parses():
+def test_zsh_completes_on_the_first_tab_when_autoloaded(tmp_path):
     subprocess.run(["zsh", "-n", str(ROOT / "completions" / "_nfk8s")], check=True)
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    shutil.copy(ROOT / "completions" / "_nfk8s", functions / "_nfk8s")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        ["zsh", "-f", "-c", ZSH_DRIVER.replace("FPATH", str(functions))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    screen = done.stdout.replace("\r", "")
+    assert "logs  -- Print a run's driver log" in screen, screen[-1500:]
+    assert "lock  -- Show the run lock" in screen
 
 
 # -- the cache on its own ---------------------------------------------------------------
