@@ -79,3 +79,19 @@ def test_the_metavars_the_readme_uses():
         check=True,
     ).stdout
     assert logs.splitlines()[0] == "Usage: nfk8s logs [OPTIONS] [RUN]"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["completion", "bash"]])
+def test_help_and_completion_scripts_load_neither_kubernetes_nor_rich(argv):
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "nfk8s", *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert not loaded & {"kubernetes", "rich"}
