@@ -328,9 +328,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._handle_other(method, path)
         except _Dropped:
             self.close_connection = True
+            if not self._recorded:
+                self._status = 0
+                record()  # before the client can see the connection close
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            self._status = 0
         except StatusError as err:
             self._answer_error(err)
         except (BrokenPipeError, ConnectionResetError):
