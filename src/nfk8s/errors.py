@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+# Answers that mean "try again shortly": throttled, or the server briefly unable to serve.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
 
 class ExitCode(IntEnum):
     """What the process exit status means; the README's table mirrors this."""
@@ -66,16 +69,27 @@ class ClusterError(Nfk8sError):
         hint: str | None = None,
         status: int | None = None,
         reason: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after  # seconds the server asked to wait (429, 503)
+
+    @property
+    def transient(self) -> bool:
+        """A blip worth retrying: the server was briefly unavailable or overloaded."""
+        return self.status in RETRYABLE_STATUS
 
 
 class Unreachable(ClusterError):
     """No answer from the API server (connection refused, DNS, TLS, timeout)."""
 
     refused: bool = False  # nothing listens there: retrying will not help
+
+    @property
+    def transient(self) -> bool:
+        return not self.refused
 
 
 class Unauthorized(ClusterError):

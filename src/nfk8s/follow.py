@@ -152,7 +152,7 @@ def copy_log(
     written = 0
     failures = 0
     while True:
-        skip = written
+        before = skip = written
         tail = b""
         try:
             for received in kube.pod_log_chunks(pod, container=container):
@@ -168,7 +168,8 @@ def copy_log(
                     written += data.count(b"\n", 0, cut)
                 tail = data[cut:]
         except Unreachable:
-            failures = 0 if written > skip else failures + 1
+            # Cuts that keep coming before any new line give up, rather than spin.
+            failures = 0 if written > before else failures + 1
             if failures > MAX_WATCH_FAILURES:
                 raise
             continue

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from nfk8s.errors import (
+    RETRYABLE_STATUS,
     BadInput,
     ClusterError,
     Conflict,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = 30.0
 # A metadata-only list: kubectl asks for this, and so does every API server since 1.15.
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
@@ -160,10 +160,15 @@ class Kube:
     @classmethod
     def connect(cls, target: KubeTarget) -> Kube:
         """Load credentials the way kubectl does: kubeconfig, else in-cluster."""
+        import yaml
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
         configuration = client.Configuration()
+        # One retry layer, nfk8s's own (``RetryPolicy``): urllib3 would otherwise resend
+        # PUTs and DELETEs unseen after a dropped connection, hiding that the first
+        # attempt may have been carried out.
+        configuration.retries = 0
         paths = [target.kubeconfig] if target.kubeconfig else _default_kubeconfig_paths()
         existing = [p for p in paths if Path(p).expanduser().is_file()]
         if target.kubeconfig and not existing:
@@ -181,14 +186,16 @@ class Kube:
                 hint="set KUBECONFIG or pass --kubeconfig; inside a pod, mount a ServiceAccount",
             )
         kubeconfig = os.pathsep.join(existing)
+        # A file that is not YAML, or YAML of the wrong shape, fails deep in the loader.
+        malformed = (ConfigException, yaml.YAMLError, TypeError, ValueError, AttributeError)
         try:
             contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
-        except ConfigException as exc:
+            names = [str(c["name"]) for c in contexts or []]
+        except (*malformed, KeyError) as exc:
             raise BadInput(
                 f"cannot read kubeconfig {kubeconfig}: {_first_line(exc)}",
                 hint="check the file with `kubectl config view`",
             ) from None
-        names = [c["name"] for c in contexts or []]
         if target.context and target.context not in names:
             raise BadInput(
                 f"context {target.context!r} is not in {kubeconfig}",
@@ -207,7 +214,7 @@ class Kube:
                 client_configuration=configuration,
                 persist_config=False,
             )
-        except ConfigException as exc:
+        except malformed as exc:
             raise BadInput(
                 f"cannot use context {active['name']!r}: {_first_line(exc)}",
                 hint="check it with `kubectl config view --minify`",
@@ -302,6 +309,21 @@ class Kube:
         self._note_date(raw.headers)
         return raw
 
+    def _read(self, raw: Any) -> bytes:
+        """The whole body of an answer; a connection cut part-way is ``Unreachable``."""
+        import urllib3.exceptions
+
+        try:
+            return bytes(raw.data)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise Unreachable(
+                f"the answer from the API server at {self.server} was cut: "
+                f"{_transport_reason(exc)}",
+                hint=self._unreachable_hint(),
+            ) from None
+        finally:
+            raw.release_conn()
+
     def _unreachable_hint(self) -> str:
         where = f"context {self.context!r}" if self.context else "the in-cluster config"
         return f"check the cluster is up and {where} points at it (`nfk8s doctor`)"
@@ -331,23 +353,42 @@ class Kube:
                 raw = self._send(
                     method, path, query=query, body=body, content_type=content_type, timeout=timeout
                 )
+                data = self._read(raw)
             except Unreachable as exc:
                 if not retry or exc.refused or attempt + 1 >= self.retry.attempts:
                     raise
                 self.retry.sleep(self.retry.delay(attempt, None))
                 attempt += 1
                 continue
-            data = raw.data
-            raw.release_conn()
             if 200 <= raw.status < 300:
-                return json.loads(data) if data else None
+                if not data:
+                    return None
+                try:
+                    return json.loads(data)
+                except ValueError:
+                    raise self._not_json(raw, action or f"{method} {path}") from None
             if retry and raw.status in RETRYABLE_STATUS and attempt + 1 < self.retry.attempts:
                 self.retry.sleep(self.retry.delay(attempt, _retry_after(raw.headers)))
                 attempt += 1
                 continue
-            raise self._error(raw.status, data, action or f"{method} {path}")
+            raise self._error(
+                raw.status, data, action or f"{method} {path}", _retry_after(raw.headers)
+            )
 
-    def _error(self, status: int, data: bytes, action: str) -> ClusterError:
+    def _not_json(self, raw: Any, action: str) -> ClusterError:
+        # A proxy, a login page or another service where the API server should be.
+        kind = raw.headers.get("Content-Type") or "none"
+        return ClusterError(
+            f"the server at {self.server} answered {action} with a body that is not JSON "
+            f"(Content-Type: {kind}): it does not look like a Kubernetes API server",
+            hint="check the server URL of the kubeconfig's cluster (`kubectl config view "
+            "--minify`); a proxy or login page may be answering instead",
+            status=raw.status,
+        )
+
+    def _error(
+        self, status: int, data: bytes, action: str, retry_after: float | None = None
+    ) -> ClusterError:
         try:
             body = json.loads(data) if data else {}
         except ValueError:
@@ -378,7 +419,7 @@ class Kube:
         else:
             cls = ClusterError
             message = f"API error {status} {reason} on {action}: {message}".replace("  ", " ")
-        return cls(message, hint=hint, status=status, reason=reason)
+        return cls(message, hint=hint, status=status, reason=reason, retry_after=retry_after)
 
     # -- typed helpers ----------------------------------------------------------------
 
@@ -417,9 +458,8 @@ class Kube:
         name = obj.get("metadata", {}).get("name")
         action = self._action("create", resource, name)
         path = resource.path(self._ns(resource))
-        attempt = 0
         ambiguous = False
-        while True:
+        for attempt in range(self.retry.attempts):
             try:
                 return self.request("POST", path, body=obj, action=action, retry=False)
             except Conflict:
@@ -429,14 +469,12 @@ class Kube:
                         return existing
                 raise
             except ClusterError as exc:
-                transient = (
-                    isinstance(exc, Unreachable) and not exc.refused
-                ) or exc.status in RETRYABLE_STATUS
-                if is_ours is None or not transient or attempt + 1 >= self.retry.attempts:
+                if is_ours is None or not exc.transient or attempt + 1 >= self.retry.attempts:
                     raise
+                # The request may have been carried out although its answer was lost.
                 ambiguous = True
-                self.retry.sleep(self.retry.delay(attempt, None))
-                attempt += 1
+                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
+        raise AssertionError("unreachable: the last attempt raises")
 
     def replace(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         """PUT ``obj``; with ``metadata.resourceVersion`` set this is a compare-and-swap."""
@@ -477,21 +515,37 @@ class Kube:
         grace_period_seconds: int | None = None,
         propagation_policy: str | None = None,
     ) -> dict[str, Any] | None:
-        """Delete by name; None when it was already gone."""
+        """Delete by name; None when it was already gone.
+
+        Retried after transient failures; NotFound after an attempt whose answer was lost
+        means that attempt deleted it, and is reported as a deletion (a Success Status).
+        """
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
             options["gracePeriodSeconds"] = grace_period_seconds
         if propagation_policy is not None:
             options["propagationPolicy"] = propagation_policy
-        try:
-            return self.request(
-                "DELETE",
-                resource.path(self._ns(resource), name),
-                body=options,
-                action=self._action("delete", resource, name),
-            )
-        except NotFound:
-            return None
+        path = resource.path(self._ns(resource), name)
+        action = self._action("delete", resource, name)
+        ambiguous = False
+        for attempt in range(self.retry.attempts):
+            try:
+                return self.request("DELETE", path, body=options, action=action, retry=False)
+            except NotFound:
+                if not ambiguous:
+                    return None
+                return {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Success",
+                    "details": {"name": name, "kind": resource.plural},
+                }
+            except ClusterError as exc:
+                if not exc.transient or attempt + 1 >= self.retry.attempts:
+                    raise
+                ambiguous = True
+                self.retry.sleep(self.retry.delay(attempt, exc.retry_after))
+        raise AssertionError("unreachable: the last attempt raises")
 
     def list_page(
         self,

@@ -148,12 +148,15 @@ def acquire(
     ``on_busy`` lets a caller that waits (``--wait-lock``, ``--attach``) see the state
     instead of an exception: it is called and the error raised only if it returns.
     """
+    # The holder this call last tried to replace: a write whose answer was lost is retried,
+    # meets a Conflict, and is then found to have landed.
+    replaced: tuple[str | None, dict[str, Any] | None] = (None, None)
     for _ in range(MAX_CAS_ATTEMPTS):
         state = inspect(kube, name)
         lease = state.lease
         holder = state.holder
         if holder == run_id:
-            return Acquired(lease or {}, None, None)
+            return Acquired(lease or {}, *replaced)
         if state.decision.verdict is Verdict.HELD:
             if on_busy is not None:
                 on_busy(state)
@@ -177,7 +180,8 @@ def acquire(
             else:
                 written = kube.replace(LEASES, body)
         except Conflict:
-            continue  # lost the race: re-read and decide again
+            replaced = (holder, state.job)
+            continue  # lost the race (or won it unheard): re-read and decide again
         return Acquired(written, holder, state.job)
     raise Conflict(f"could not take lease {name!r}: it kept changing under us", status=409)
 
@@ -209,11 +213,13 @@ def note_job(kube: Kube, lease: dict[str, Any], *, run_id: str, job: dict[str, A
 
 def release(kube: Kube, *, name: str, run_id: str | None, force: bool = False) -> bool:
     """Clear the holder if it is ``run_id`` (or anyone, with ``force``); True if cleared."""
+    sent: dict[str, Any] | None = None
     for _ in range(MAX_CAS_ATTEMPTS):
         lease = kube.get(LEASES, name)
         holder = holder_of(lease)
         if lease is None or holder is None:
-            return False
+            # A release whose answer was lost meets a Conflict when retried: it landed.
+            return sent is not None and lease is not None and lease.get("spec") == sent
         if holder != run_id and not force:
             return False
         spec = dict(lease.get("spec") or {})
@@ -223,6 +229,7 @@ def release(kube: Kube, *, name: str, run_id: str | None, force: bool = False) -
         try:
             kube.replace(LEASES, body)
         except Conflict:
+            sent = body["spec"]
             continue
         return True
     raise Conflict(f"could not release lease {name!r}: it kept changing under us", status=409)
