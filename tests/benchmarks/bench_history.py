@@ -1,16 +1,18 @@
-"""`nfk8s history -o json` over 1,000 records vs kubectl and the floor, on one fake server.
+"""`nfk8s status` and `nfk8s history -o json` vs kubectl and the floor, on one fake server.
 
-The floor is a Python process that imports what nfk8s's history path imports from its
-runtime dependencies (Typer, pydantic-settings, the ``kubernetes`` client) and makes the
-same paginated list request raw, through the client's ``ApiClient``, printing the items
-as indented JSON. nfk8s's own cost is what it adds on top: its modules, settings,
-decoding the records, reconciliation checks and rendering.
+The server holds 1,000 finished run records and one active run (three task pods running).
 
-For scale, a "bare" line does the same request with only urllib3 and PyYAML (no
-``kubernetes``, Typer or pydantic), and ``python -c pass`` is the interpreter alone.
+The **floor** of a command is a Python process that imports what that command imports
+from nfk8s's runtime dependencies (found with ``python -X importtime``) and makes the
+same requests raw - the ones the fake's request log shows the command made - through the
+client's ``ApiClient``, printing what it got as indented JSON. nfk8s's own cost is what
+it adds on top: its modules, settings, decoding records, reconciliation and rendering.
 
-Bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``), as for an installed package,
-and the commands run interleaved so background noise hits them alike.
+The kubectl lines get the same information the way a user would: one ``kubectl get`` of
+the record ConfigMaps for history; for status, the lock, record and Job by name plus the
+pods. A "bare" line lists the records with only urllib3 and PyYAML, for scale.
+
+Commands run interleaved so background noise hits them alike.
 
     uv run python -m tests.benchmarks.bench_history [--runs N] [--records N]
 """
@@ -19,42 +21,58 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from tests.benchmarks.common import (
+    Section,
+    bench_env,
+    median_ms,
+    print_sections,
+    ratio,
+    timed,
+    tool,
+)
+
+RUNS = 9
+RECORDS = 1000
 SELECTOR = "app.kubernetes.io/managed-by=nfk8s"
+ACTIVE = "active"
+# Runtime dependencies whose import a floor repeats, when the command imports them.
+RUNTIME_PACKAGES = ("typer", "rich", "pydantic_settings", "filelock", "yaml", "kubernetes")
 
+# Replays (path, query, accept) requests with the client's ApiClient; a list that pages
+# is followed to its end, as the command did.
 FLOOR = textwrap.dedent(
-    f"""
+    """
     import json, sys
-    import typer, pydantic_settings  # what nfk8s's history path imports besides the client
-    from kubernetes import client, config
+    {imports}
+    from kubernetes import config
 
     api = config.new_client_from_config()
-    path = "/api/v1/namespaces/default/configmaps"
-    items, token = [], None
-    while True:
-        query = [("labelSelector", "{SELECTOR}"), ("limit", "500")]
-        if token:
-            query.append(("continue", token))
-        method, url, headers, body, _ = api.param_serialize(
-            "GET", path, query_params=query, header_params={{"Accept": "application/json"}},
-            auth_settings=["BearerToken"],
-        )
-        page = json.loads(api.call_api(method, url, header_params=headers).response.data)
-        items += page["items"]
-        token = page["metadata"].get("continue")
-        if not token:
-            break
-    sys.stdout.write(json.dumps({{"items": items}}, indent=2) + "\\n")
+    out = []
+    for path, query, accept in json.loads(sys.argv[1]):
+        token = None
+        while True:
+            q = query + ([["continue", token]] if token else [])
+            method, url, headers, body, _ = api.param_serialize(
+                "GET", path, query_params=[tuple(p) for p in q] or None,
+                header_params={{"Accept": accept}}, auth_settings=["BearerToken"],
+            )
+            data = api.call_api(method, url, header_params=headers).response.data
+            if accept != "application/json":
+                out.append(data.decode("utf-8", "replace"))
+                break
+            page = json.loads(data)
+            out.append(page)
+            token = (page.get("metadata") or {{}}).get("continue")
+            if not token:
+                break
+    sys.stdout.write(json.dumps(out, indent=2) + "\\n")
     """
 )
 
@@ -86,147 +104,137 @@ BARE = textwrap.dedent(
 )
 
 
-def tool(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
-def timed(argv: Sequence[str], env: dict[str, str]) -> float:
-    """Wall seconds of one run (output discarded)."""
-    start = time.perf_counter()
-    subprocess.run(list(argv), env=env, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
-
-
-def median_ms(samples: Sequence[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def environment(kubeconfig: Path, pycache: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("NFK8S_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    env.update(
-        KUBECONFIG=str(kubeconfig),
-        NFK8S_CONFIG=os.devnull,
-        NO_COLOR="1",
-        PYTHONPYCACHEPREFIX=str(pycache),
-    )
-    return env
-
-
-def items_printed(argv: list[str], env: dict[str, str]) -> int:
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    return len(json.loads(done.stdout)["items"])
-
-
-def import_costs(env: dict[str, str]) -> list[tuple[str, float]]:
-    """Import time (ms) of `nfk8s history` by top-level package, each module's own share."""
+def runtime_imports(argv: list[str], env: dict[str, str]) -> list[str]:
+    """Which of nfk8s's runtime dependencies ``nfk8s ARGV`` imports."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "nfk8s", "history", "-o", "json"],
+        [sys.executable, "-X", "importtime", "-m", "nfk8s", *argv],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    costs: dict[str, float] = {}
+    names = set()
     for line in done.stderr.splitlines():
-        if not line.startswith("import time:") or line.count("|") != 2:
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return [p for p in RUNTIME_PACKAGES if p in names]
+
+
+def requests_of(fk: Any, argv: list[str], env: dict[str, str]) -> list[list[Any]]:
+    """The GETs ``nfk8s ARGV`` makes, as (path, query, accept) for the floor to replay."""
+    fk.requests.clear()
+    subprocess.run([tool("nfk8s"), *argv], env=env, stdout=subprocess.DEVNULL, check=True)
+    replay = []
+    for r in fk.requests.all():
+        if r.method != "GET" or "continue" in r.query or r.query.get("watch"):
             continue
-        own, _, name = line.removeprefix("import time:").split("|")
-        try:
-            us = float(own)
-        except ValueError:
-            continue  # the header line
-        package = name.strip().split(".")[0].lstrip("_") or "?"
-        costs[package] = costs.get(package, 0.0) + us / 1000
-    return sorted(costs.items(), key=lambda kv: -kv[1])
+        query = [[k, v] for k, v in r.query.items()]
+        replay.append([r.path, query, "*/*" if r.subresource == "log" else "application/json"])
+    return replay
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--records", type=int, default=1000)
-    args = parser.parse_args()
+def floor_command(imports: list[str], replay: list[list[Any]]) -> list[str]:
+    lines = "\n".join(f"import {name}" for name in imports)
+    return [sys.executable, "-c", FLOOR.format(imports=lines), json.dumps(replay)]
 
-    from tests.admin.helpers import seed_history
+
+def seed(fk: Any, records: int) -> None:
+    from tests.admin.helpers import running_task_pods, seed_history, submit
+
+    seed_history(fk, records)
+    submit(fk, "sim/slow", run_id=ACTIVE)
+    running_task_pods(fk, ACTIVE, at_least=3)
+
+
+def bench(runs: int = RUNS, quick: bool = False, records: int = RECORDS) -> list[Section]:
     from tests.fakekube import FakeKube
     from tests.support import provision
 
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        with FakeKube(kubeconfig=kubeconfig) as fk:
+        with FakeKube(kubeconfig=kubeconfig, speed=1) as fk:
             provision(fk)
-            seed_history(fk, args.records)
-            env = environment(kubeconfig, Path(tmp) / "pycache")
-            commands = {
-                "`python -c pass`": [sys.executable, "-c", "pass"],
-                "bare: urllib3 + PyYAML, raw list": [sys.executable, "-c", BARE],
-                "**floor**: runtime deps + raw list via `ApiClient`": [
-                    sys.executable,
-                    "-c",
-                    FLOOR,
-                ],
-                "**`nfk8s history -o json`**": [tool("nfk8s"), "history", "-o", "json"],
-                f"`kubectl get configmaps -l {SELECTOR} -o json`": [
-                    tool("kubectl"),
-                    "--cache-dir",
-                    str(Path(tmp) / "kubectl-cache"),
-                    "get",
-                    "configmaps",
-                    "-l",
-                    SELECTOR,
-                    "-o",
-                    "json",
-                ],
+            seed(fk, records)
+            env = bench_env(kubeconfig, Path(tmp) / "pycache")
+            kubectl = [tool("kubectl"), "--cache-dir", str(Path(tmp) / "kubectl-cache")]
+            history = ["history", "-o", "json"]
+            status = ["status", "-o", "json"]
+            subprocess.run([tool("nfk8s"), *status], env=env, check=True, capture_output=True)
+            script = Path(tmp) / "kubectl-status.sh"
+            script.write_text(
+                f"{' '.join(kubectl)} get lease/nfk8s-lock configmap/nfk8s-run-{ACTIVE} "
+                f"job/nfk8s-{ACTIVE} -o json && {' '.join(kubectl)} get pods -o json\n"
+            )
+            groups = {
+                "history": {
+                    "`python -c pass`": [sys.executable, "-c", "pass"],
+                    "bare: urllib3 + PyYAML, raw list": [sys.executable, "-c", BARE],
+                    "**floor**: runtime deps + the same requests raw": floor_command(
+                        runtime_imports(history, env), requests_of(fk, history, env)
+                    ),
+                    "**`nfk8s history -o json`**": [tool("nfk8s"), *history],
+                    "`nfk8s history` (table)": [tool("nfk8s"), "history"],
+                    f"`kubectl get configmaps -l {SELECTOR} -o json`": [
+                        *kubectl,
+                        *("get", "configmaps", "-l", SELECTOR, "-o", "json"),
+                    ],
+                },
+                "status": {
+                    "`python -c pass`": [sys.executable, "-c", "pass"],
+                    "**floor**: runtime deps + the same requests raw": floor_command(
+                        runtime_imports(status, env), requests_of(fk, status, env)
+                    ),
+                    "**`nfk8s status -o json`**": [tool("nfk8s"), *status],
+                    "`nfk8s status` (table)": [tool("nfk8s"), "status"],
+                    "`kubectl get` lease, record, Job by name + `kubectl get pods`": [
+                        "sh",
+                        str(script),
+                    ],
+                },
             }
-            for name, argv in commands.items():
-                if name != "`python -c pass`":
-                    count = items_printed(argv, env)  # also warms caches and bytecode
-                    assert count == args.records, (name, count)
-            samples: dict[str, list[float]] = {name: [] for name in commands}
-            for _ in range(args.runs):
-                for name, argv in commands.items():
-                    samples[name].append(timed(argv, env))
-            costs = import_costs(env)
+            for commands in groups.values():
+                for argv in commands.values():
+                    timed(argv, env)  # warms caches and bytecode, and checks it works
+            samples = {g: {name: [] for name in c} for g, c in groups.items()}
+            for _ in range(runs):
+                for group, commands in groups.items():
+                    for name, argv in commands.items():
+                        samples[group][name].append(timed(argv, env))
+            counts = {
+                "history": len(requests_of(fk, history, env)),
+                "status": len(requests_of(fk, status, env)),
+            }
+    sections = []
+    for group, by_name in samples.items():
+        results = {name: median_ms(values) for name, values in by_name.items()}
+        floor = next(v for k, v in results.items() if k.startswith("**floor**"))
+        kubectl_ms = next(v for k, v in results.items() if "kubectl" in k)
+        rows = [
+            [name, f"{ms:.0f}", ratio(ms, floor), ratio(ms, kubectl_ms)]
+            for name, ms in results.items()
+        ]
+        what = (
+            f"over {records:,} records"
+            if group == "history"
+            else "of the active run (3 tasks running)"
+        )
+        sections.append(
+            Section(
+                f"`{group}` {what}, median of {runs} interleaved runs",
+                ["command", "median ms", "vs floor", "vs kubectl"],
+                rows,
+                [f"`nfk8s {group} -o json` makes {counts[group]} GET requests."],
+            )
+        )
+    return sections
 
-    results = {name: median_ms(values) for name, values in samples.items()}
-    floor = results["**floor**: runtime deps + raw list via `ApiClient`"]
-    kubectl = next(v for k, v in results.items() if k.startswith("`kubectl"))
-    rows = [
-        (name, f"{ms:.0f}", f"{ms / floor:.2f}×", f"{ms / kubectl:.2f}×")
-        for name, ms in results.items()
-    ]
-    print(
-        f"History over {args.records} records, median of {args.runs} interleaved runs "
-        f"({machine()})\n"
-    )
-    print(table(["command", "median ms", "vs floor", "vs kubectl"], rows))
-    total = sum(ms for _, ms in costs)
-    print(
-        f"\nImports of `nfk8s history -o json` (one run, {total:.0f} ms in all), by top-level "
-        "package, each module counted once:\n"
-    )
-    print(table(["package", "ms"], [(p, f"{ms:.0f}") for p, ms in costs[:12]]))
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--records", type=int, default=RECORDS)
+    args = parser.parse_args()
+    print_sections(bench(args.runs, records=args.records))
 
 
 if __name__ == "__main__":

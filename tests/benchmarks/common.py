@@ -1,15 +1,47 @@
-"""Shared plumbing for the benchmarks: a provisioned fake cluster and child-process figures."""
+"""Shared plumbing for the benchmarks: figures, Markdown tables, a fake cluster, child processes.
+
+Every benchmark module exposes ``bench(runs=..., quick=False) -> list[Section]`` for
+``run_all`` and keeps a ``main()`` so it also runs alone.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+import statistics
 import subprocess
-from dataclasses import dataclass
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.fakekube import FakeKube
 from tests.support import nfk8s_binary, nfk8s_env, provision
 
 NS = "default"
+
+
+@dataclass
+class Section:
+    """One benchmark's result: a titled Markdown table and the notes that explain it."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        parts = [f"### {self.title}", "", table(self.header, self.rows)]
+        if self.notes:
+            parts += ["", *self.notes]
+        return "\n".join(parts)
+
+
+def print_sections(sections: Sequence[Section]) -> None:
+    print(f"Machine: {machine()}\n")
+    print("\n\n".join(s.markdown() for s in sections))
 
 
 @dataclass
@@ -47,14 +79,79 @@ def measure(argv: list[str], env: dict[str, str], **kw: Any) -> Measured:
     return Measured(float(elapsed), float(cpu), int(rss) / 1024, int(code))
 
 
-def cluster(speed: float) -> FakeKube:
-    fk = FakeKube(speed=speed)
+def tool(name: str) -> str:
+    """An executable of this virtualenv (``nfk8s``, ``kubectl``)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one run, output discarded; fails if the command does."""
+    start = time.perf_counter()
+    subprocess.run(
+        list(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+    )
+    return time.perf_counter() - start
+
+
+def median_ms(samples: Sequence[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}×" if base else "-"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def bench_env(kubeconfig: Path, pycache: Path) -> dict[str, str]:
+    """A child environment: the fake's kubeconfig, no user settings, bytecode cached.
+
+    Bytecode goes to its own cache (as for an installed package), so no run pays for
+    compiling and none is helped by a cache another run left behind.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("NFK8S_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env.update(
+        KUBECONFIG=str(kubeconfig),
+        NFK8S_CONFIG=os.devnull,
+        NO_COLOR="1",
+        PYTHONPYCACHEPREFIX=str(pycache),
+    )
+    return env
+
+
+def cluster(speed: float, kubeconfig: Path | None = None) -> FakeKube:
+    fk = FakeKube(speed=speed, kubeconfig=kubeconfig)
     provision(fk)
     return fk
 
 
-def submit(fk: FakeKube, pipeline: str, *params: str) -> str:
+def submit(fk: FakeKube, pipeline: str, *params: str, name: str | None = None) -> str:
     args = [nfk8s_binary(), "run", pipeline, "--detach"]
+    if name:
+        args += ["--name", name]
     for param in params:
         args += ["-p", param]
     result = subprocess.run(args, env=nfk8s_env(fk), capture_output=True, text=True, check=True)
@@ -78,9 +175,3 @@ def kubectl_binary(fk: FakeKube) -> list[str]:
     from tests.fakekube import _kubectl_binary
 
     return [_kubectl_binary(), f"--kubeconfig={fk.kubeconfig}"]
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
