@@ -674,7 +674,8 @@ def _watch_driver(
         name = pod["metadata"]["name"]
         with state.changed:
             state.pods[name] = pod
-            if deleted:
+            if deleted and name not in state.streaming:
+                # A stream already begun ends by itself, after the pod's last lines.
                 state.drained.add(name)
             start = _pod_started(pod) and name not in state.streaming and not deleted
             if start:
