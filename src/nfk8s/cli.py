@@ -202,12 +202,25 @@ def _fail(message: str, hint: str | None, code: int) -> NoReturn:
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn nfk8s errors into a one-line message and the exit code of the table."""
-    from nfk8s.errors import Nfk8sError
+    from nfk8s.errors import ExitCode, Nfk8sError
 
     try:
         yield
     except Nfk8sError as exc:
         _fail(exc.message, exc.hint, int(exc.exit_code))
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        # A bug must not look like a failed pipeline (exit 1) to a CI step.
+        if _globals.verbose:
+            import traceback
+
+            sys.stderr.write("".join(traceback.format_exception(exc)))
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in nfk8s: rerun with -v for the traceback and report it",
+            int(ExitCode.INTERNAL_ERROR),
+        )
 
 
 def _overrides(

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     TIMED_OUT = 4
     CANCELLED = 5
     CLUSTER_ERROR = 6
+    INTERNAL_ERROR = 70  # a bug in nfk8s (sysexits' EX_SOFTWARE), never "pipeline failed"
     INTERRUPTED = 130
 
 

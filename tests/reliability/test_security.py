@@ -309,6 +309,9 @@ def test_a_forced_traceback_shows_no_kubeconfig_credentials(odd_server, tmp_path
     # JSON of a shape no code path expects: an unhandled error, with its traceback.
     results = run_all(tmp_path, odd_server)
     assert any("Traceback" in r.stderr for r in results)
+    crashed = [r for r in results if "Traceback" in r.stderr]
+    assert all(r.returncode == 70 for r in crashed)  # a bug, not "pipeline failed"
+    assert all("internal error" in r.stderr for r in crashed)
     assert all(r.returncode != 0 for r in results)
     assert_no_credentials(results)
 
