@@ -59,11 +59,6 @@ class CancelResult:
         """True when this call turned an active run into a cancelled one."""
         return not self.previous_status.final and self.record.status is RunStatus.CANCELLED
 
-    @property
-    def already_finished(self) -> bool:
-        """The run had ended by itself (or was cancelled before): nothing was stopped."""
-        return not self.cancelled_now
-
     def to_json(self) -> dict[str, Any]:
         return {
             "runId": self.run_id,
