@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,22 @@ def run_nfk8s(
         check=False,
         **kw,
     )
+
+
+@contextlib.contextmanager
+def compacting(fk: FakeKube, every: float) -> Iterator[None]:
+    """Compact the fake's watch history every ``every`` seconds, as etcd compactions do:
+    a watch resumed from an older version then gets 410 Gone."""
+    done = threading.Event()
+
+    def compact() -> None:
+        while not done.wait(every):
+            fk.compact_watch_history()
+
+    compactor = threading.Thread(target=compact, daemon=True)
+    compactor.start()
+    try:
+        yield
+    finally:
+        done.set()
+        compactor.join()

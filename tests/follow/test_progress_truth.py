@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 
 import pytest
 
 from tests.follow.helpers import recorded_counts, start, truth_counts
-from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
+from tests.support import compacting, nfk8s_binary, nfk8s_env, run_nfk8s
 
 
 def test_table_survives_expired_watches_and_cuts(cluster):
@@ -24,20 +23,8 @@ def test_table_survives_expired_watches_and_cuts(cluster):
         stderr=subprocess.PIPE,
         text=True,
     )
-    done = threading.Event()
-
-    def compact() -> None:
-        # Like an etcd compaction: every resumed watch from an older version gets 410.
-        while not done.wait(0.15):
-            cluster.compact_watch_history()
-
-    compactor = threading.Thread(target=compact, daemon=True)
-    compactor.start()
-    try:
+    with compacting(cluster, every=0.15):
         _, err = follower.communicate(timeout=120)
-    finally:
-        done.set()
-        compactor.join()
     assert follower.returncode == 0, err
     selector = f"nextflow.io/runName={run_id}"
     relists = sum(

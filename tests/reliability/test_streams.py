@@ -12,11 +12,10 @@ must let more lines through than the driver writes in one second: here about 100
 from __future__ import annotations
 
 import subprocess
-import threading
 
 from tests.follow.helpers import driver_pod, recorded_counts, truth_counts
 from tests.reliability.helpers import NS
-from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
+from tests.support import compacting, nfk8s_binary, nfk8s_env, run_nfk8s
 
 LOG_CUT = 150
 WATCH_CUT = 3
@@ -44,19 +43,10 @@ def test_driver_log_cut_every_150_lines_and_watches_every_3_events_lose_and_repe
         stderr=subprocess.PIPE,
         text=True,
     )
-    done = threading.Event()
-
-    def compact() -> None:
-        while not done.wait(0.3):
-            cluster.compact_watch_history()
-
-    compactor = threading.Thread(target=compact, daemon=True)
-    compactor.start()
     try:
-        out, err = follower.communicate(timeout=120)
+        with compacting(cluster, every=0.3):
+            out, err = follower.communicate(timeout=120)
     finally:
-        done.set()
-        compactor.join()
         follower.kill()
 
     assert follower.returncode == 0, err
