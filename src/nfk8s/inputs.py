@@ -197,18 +197,7 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
     """A JSON or YAML mapping from a file, with every value JSON-safe."""
     file = Path(path).expanduser()
     hint = "pass --params-file a readable .json or .yaml file holding a mapping"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"params file {str(path)!r} does not exist", hint=hint) from None
-    except IsADirectoryError:
-        raise BadInput(f"params file {str(path)!r} is a directory", hint=hint) from None
-    except UnicodeDecodeError:
-        raise BadInput(f"params file {str(path)!r} is not UTF-8 text", hint=hint) from None
-    except OSError as exc:
-        raise BadInput(
-            f"cannot read params file {str(path)!r}: {exc.strerror}", hint=hint
-        ) from None
+    text = read_text_file(path, what="params file", hint=hint)
     if file.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -385,18 +374,18 @@ def read_local_pipeline(directory: str | Path) -> dict[str, bytes]:
 
 def read_config_file(path: str | Path) -> str:
     """The text of a ``-c`` file."""
-    file = Path(path).expanduser()
-    hint = "pass -c a readable Nextflow config file"
+    return read_text_file(path, what="config file", hint="pass -c a readable Nextflow config file")
+
+
+def read_text_file(path: str | Path, *, what: str, hint: str) -> str:
+    """A UTF-8 file's text, or a ``BadInput`` naming ``what`` could not be read and why."""
     try:
-        text = file.read_text(encoding="utf-8")
+        return Path(path).expanduser().read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadInput(f"config file {str(path)!r} does not exist", hint=hint) from None
+        raise BadInput(f"{what} {str(path)!r} does not exist", hint=hint) from None
     except IsADirectoryError:
-        raise BadInput(f"config file {str(path)!r} is a directory", hint=hint) from None
+        raise BadInput(f"{what} {str(path)!r} is a directory", hint=hint) from None
     except UnicodeDecodeError:
-        raise BadInput(f"config file {str(path)!r} is not UTF-8 text", hint=hint) from None
+        raise BadInput(f"{what} {str(path)!r} is not UTF-8 text", hint=hint) from None
     except OSError as exc:
-        raise BadInput(
-            f"cannot read config file {str(path)!r}: {exc.strerror}", hint=hint
-        ) from None
-    return text
+        raise BadInput(f"cannot read {what} {str(path)!r}: {exc.strerror}", hint=hint) from None
