@@ -1,13 +1,72 @@
-"""Shared fixtures: ``fakekube`` gives each test a fresh fake API server."""
+"""Shared fixtures: ``fakekube`` gives each test a fresh fake API server; ``cluster`` a set-up
+namespace on the fake or, for tests marked ``backends``, on each selected backend (see
+``tests/backends.py``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from tests import backends
 from tests.fakekube import FakeKube
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=["fake", "real", "both"],
+        default=None,
+        help=f"API server for tests marked 'backends' (default: ${backends.ENV_VAR} or both)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends: runs once per selected backend (fake, real) through `cluster`"
+    )
+    config.addinivalue_line(
+        "markers", "fake_only(reason): in a `backends` module, a test that needs the fake's knobs"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cluster" not in metafunc.fixturenames:
+        return
+    node = metafunc.definition
+    if node.get_closest_marker("backends") is None or node.get_closest_marker("fake_only"):
+        return
+    chosen = backends.selected(metafunc.config.getoption("--backend"))
+    metafunc.parametrize("backend", chosen, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "fake"))
+
+
+@pytest.fixture(scope="session")
+def realkube_session() -> Iterator[Any]:
+    """One real control plane for the whole session; each test gets its own namespace."""
+    from tests.realkube import RealKube, binaries_available, build
+
+    if not build.is_built():
+        if backends.in_ci():
+            build.build()  # CI never skips the real backend: a failed build fails the run
+        else:
+            ok, reason = binaries_available()
+            pytest.skip(
+                reason
+                if not ok
+                else "the real control plane is not built: uv run python -m tests.realkube.build"
+            )
+    rk = RealKube(speed=20.0, setup_namespace=False)
+    try:
+        yield rk
+    finally:
+        rk.stop()
 
 
 @pytest.fixture
@@ -21,16 +80,30 @@ def fakekube() -> Iterator[FakeKube]:
 
 
 @pytest.fixture
-def cluster(fakekube: FakeKube) -> FakeKube:
-    """The fake server set up the way nfk8s's README asks an admin to (runner SA, work PVC)."""
-    from tests.support import provision
+def cluster(request: pytest.FixtureRequest, backend: str) -> Iterator[Any]:
+    """A namespace set up the way nfk8s's README asks an admin to (RBAC, runner SA, work PVC).
 
-    provision(fakekube)
-    return fakekube
+    On the fake: the fresh ``fakekube`` server itself. On the real control plane: a new
+    namespace with nfk8s's RBAC bound to a restricted user, whose kubeconfig nfk8s uses.
+    """
+    if backend == "fake":
+        from tests.support import provision
+
+        fk = request.getfixturevalue("fakekube")
+        provision(fk)
+        yield fk
+        return
+    rk = request.getfixturevalue("realkube_session")
+    ns = rk.namespace_for_test()
+    try:
+        yield backends.RealCluster(rk, ns)
+    finally:
+        rk.speed = 20.0
+        rk.delete_namespace(ns.name)
 
 
 @pytest.fixture
-def invoke(fakekube, monkeypatch, tmp_path):
+def invoke(request, monkeypatch, tmp_path):
     """Run ``nfk8s ARGS`` in-process (``CliRunner``) with the fake's kubeconfig.
 
     The environment is cleaned of ``NFK8S_*``, CI and kubeconfig variables; keyword
@@ -41,7 +114,8 @@ def invoke(fakekube, monkeypatch, tmp_path):
     from nfk8s.cli import app, normalise_argv
     from tests.support import nfk8s_env
 
-    env = nfk8s_env(fakekube)
+    target = request.getfixturevalue("cluster" if "cluster" in request.fixturenames else "fakekube")
+    env = nfk8s_env(target)
     for key in list(os.environ):
         if key.startswith(("NFK8S_", "GITHUB_", "GITLAB_")) or key in {"CI", "KUBECONFIG"}:
             monkeypatch.delenv(key, raising=False)

@@ -84,6 +84,8 @@ def _kubectl_binary() -> str:
 class FakeKube:
     """A running fake API server with its controllers, kubelet and test knobs."""
 
+    backend = "fake"
+
     def __init__(
         self,
         *,

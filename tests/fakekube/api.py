@@ -65,6 +65,11 @@ class ClusterAPI(Protocol):
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]: ...
 
+    def get_status(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+        """GET of the ``status`` subresource, as Nextflow's k8s client reads task state
+        (``pods/status``, ``jobs/status``): RBAC sees a different resource than ``get``."""
+        ...
+
     def list(
         self, resource: str, namespace: str, *, label_selector: str = ""
     ) -> list[dict[str, Any]]: ...

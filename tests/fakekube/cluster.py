@@ -25,6 +25,9 @@ class InProcessAPI:
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
         return self._store.get(resource, namespace, name)
 
+    def get_status(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+        return self._store.get(resource, namespace, name)
+
     def list(
         self, resource: str, namespace: str, *, label_selector: str = ""
     ) -> list[dict[str, Any]]:

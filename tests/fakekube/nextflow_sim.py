@@ -1127,7 +1127,7 @@ class _Driver:
             return _State("done", o.exit_code, o.reason)
         if kind == "pods":
             try:
-                pod = self.call(self.api.get, "pods", self.task_ns, name)
+                pod = self.call(self.api.get_status, "pods", self.task_ns, name)
             except StatusError as e:
                 if e.code == 404:
                     return _State(
@@ -1144,7 +1144,7 @@ class _Driver:
             )
             return pod_task_state(latest)
         try:
-            job = self.call(self.api.get, "jobs", self.task_ns, name)
+            job = self.call(self.api.get_status, "jobs", self.task_ns, name)
         except StatusError as e:
             if e.code == 404:
                 return _State("gone", message=f"Unable to find job {name}")

@@ -173,6 +173,9 @@ class Store:
                 obj["status"] = self._job_status(namespace, name)
             return obj
 
+    def get_status(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+        return self.get(resource, namespace, name)
+
     def list(
         self, resource: str, namespace: str, *, label_selector: str = ""
     ) -> list[dict[str, Any]]:
