@@ -200,9 +200,8 @@ def build(module_dir: Path = MODULE_DIR, *, force: bool = False) -> Path:
     finally:
         shutil.rmtree(tmp_out, ignore_errors=True)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    say(
-        f"built {len(COMMANDS)} binaries in {time.monotonic() - started:.0f}s, {size / 2**20:.0f} MiB"
-    )
+    took = time.monotonic() - started
+    say(f"built {len(COMMANDS)} binaries in {took:.0f}s, {size / 2**20:.0f} MiB")
     return out
 
 
