@@ -76,7 +76,10 @@ def _perms(resource: Resource, verbs: str, why: str, sub: str | None = None) -> 
 USER_PERMISSIONS: tuple[Permission, ...] = (
     *_perms(LEASES, "get create update patch watch", "the one-run-at-a-time lock"),
     *_perms(CONFIGMAPS, "get list create update patch delete", "run records and history"),
-    *_perms(SECRETS, "create", "parameters that look like credentials"),
+    # get: a create whose answer was lost is checked by reading the object back; delete:
+    # OwnerReferencesPermissionEnforcement lets only a user who may delete an object set its
+    # ownerReferences (the record owns the Secret, so pruning the record removes it).
+    *_perms(SECRETS, "create get delete", "parameters that look like credentials"),
     *_perms(JOBS, "get list watch create delete", "the Nextflow driver Job"),
     *_perms(PODS, "get list watch delete", "following and cancelling runs"),
     *_perms(PODS, "get", "driver and task logs", "log"),
@@ -93,6 +96,7 @@ RUNNER_PERMISSIONS: tuple[Permission, ...] = (
     *_perms(PODS, "get", "task status", "status"),
     *_perms(PODS, "get", "task logs", "log"),
     *_perms(JOBS, "create get list watch delete", "task Jobs (k8s.computeResourceType)"),
+    *_perms(JOBS, "get", "task Job status", "status"),
     *_perms(PVCS, "get", "mounting the work volume"),
 )
 

@@ -423,12 +423,14 @@ def build_params_secret(
 
 
 def _owner_reference(run_id: str, record_uid: str) -> dict[str, Any]:
+    # No blockOwnerDeletion: nfk8s deletes records in the background, so it would buy
+    # nothing, and OwnerReferencesPermissionEnforcement (on by default in OpenShift) would
+    # demand `update configmaps/finalizers` from every user for setting it.
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "name": record_name(run_id),
         "uid": record_uid,
-        "blockOwnerDeletion": True,
     }
 
 

@@ -57,8 +57,8 @@ def test_doctor_reports_every_denied_permission_with_its_fix(cluster, invoke):
     assert "✗ you: pods: denied: watch delete in namespace default" in out
     assert "    fix: grant watch delete on pods to your user" in out
     assert "nfk8s rbac | kubectl apply -f -" in out
-    assert "✓ you: secrets: create" in out
-    assert out.splitlines()[-1] == "5 check(s) failed in namespace default"
+    assert "✓ you: persistentvolumeclaims: get" in out
+    assert out.splitlines()[-1] == "6 check(s) failed in namespace default"
 
 
 @pytest.mark.parametrize("permission", USER_PERMISSIONS, ids=lambda p: f"{p.verb}-{p.display}")

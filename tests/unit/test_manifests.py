@@ -415,7 +415,6 @@ def test_job_essentials() -> None:
             "kind": "ConfigMap",
             "name": record_name(RUN_ID),
             "uid": UID,
-            "blockOwnerDeletion": True,
         }
     ]
     js = job["spec"]
