@@ -526,6 +526,10 @@ class DriverContext:
 
     @property
     def terminating(self) -> bool:
+        # A SIGKILL leaves no time for the graceful path: a driver between two API calls
+        # must die here, not start its shutdown (which makes calls but never sleeps).
+        if self._worker.kill.is_set():
+            raise DriverKilled("killed")
         return self._worker.term.is_set()
 
     def log(self, line: str) -> None:
@@ -617,9 +621,9 @@ class PodWorker(threading.Thread):
                 for c in [*self.inits, *self.mains]:
                     if c.name in self.running:
                         self._event(c, "Normal", "Killing", f"Stopping container {c.name}")
-            self.term.set()
             if grace_seconds <= 0:
-                self.kill.set()
+                self.kill.set()  # before term: whoever sees term must already see the kill
+            self.term.set()
             finished = self.done
         self.wake.set()
         if finished:
