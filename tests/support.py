@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakekube import FakeKube
+from tests.fakekube.api import StatusError
 
 RUNNER_SA = "nfk8s-runner"
 WORK_PVC = "nfk8s-work"
+# What nfk8s may write in a namespace: `snapshot` compares these before and after a command.
+WRITABLE = ("configmaps", "secrets", "jobs", "leases", "pods")
 
 
 def provision(fk: FakeKube, namespace: str = "default") -> None:
@@ -87,3 +90,34 @@ def compacting(fk: FakeKube, every: float) -> Iterator[None]:
     finally:
         done.set()
         compactor.join()
+
+
+def try_get(api: Any, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """``api.get``, or None when the object does not exist (the fake's and the real client's
+    ClusterAPI raise the same ``StatusError``)."""
+    try:
+        return api.get(resource, namespace, name)
+    except StatusError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def snapshot(cluster: Any, resources: tuple[str, ...] = WRITABLE) -> dict[tuple[str, str], str]:
+    """``{(kind, name): resourceVersion}`` of the namespace's objects of ``resources``, read as
+    admin: equal snapshots before and after a command mean it wrote nothing there, on either
+    backend. With a run going, leave out ``jobs`` and ``pods``: their controllers and the
+    kubelet update them."""
+    found: dict[tuple[str, str], str] = {}
+    for resource in resources:
+        for obj in cluster.api.list(resource, cluster.namespace):
+            meta = obj["metadata"]
+            found[(obj.get("kind") or resource, meta["name"])] = meta["resourceVersion"]
+    return found
+
+
+def kube_user(cluster: Any) -> str:
+    """The user nfk8s runs as on ``cluster`` (its kubeconfig's): who records say did it."""
+    from nfk8s.kube import Kube, KubeTarget
+
+    return str(Kube.connect(KubeTarget(kubeconfig=str(cluster.kubeconfig))).user)

@@ -1,4 +1,4 @@
-"""`nfk8s cancel` in every phase of a run, against the fake API server and Nextflow simulator."""
+"""`nfk8s cancel` in every phase of a run, on each backend, with the Nextflow simulator."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from nfk8s import admin, manifests, runs
 from nfk8s.models import RunStatus
 from tests.admin.helpers import (
     LOCK,
-    NS,
     connect,
     job_finished,
     lock_holder,
@@ -24,7 +23,15 @@ from tests.admin.helpers import (
     stored_status,
     submit,
 )
-from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
+from tests.support import (
+    kube_user,
+    nfk8s_binary,
+    nfk8s_env,
+    run_nfk8s,
+    snapshot,
+)
+
+pytestmark = pytest.mark.backends
 
 
 def assert_nothing_left(fk, run_id: str) -> None:
@@ -40,10 +47,14 @@ def cancel(fk, run_id: str, grace: int = 30) -> admin.CancelResult:
 
 def test_cancel_while_the_job_cannot_start_its_driver(cluster):
     # Without its ServiceAccount the Job's pod is refused: the run stays pending.
-    cluster.api.delete("serviceaccounts", NS, "nfk8s-runner")
+    cluster.api.delete("serviceaccounts", cluster.namespace, "nfk8s-runner")
     run_id = submit(cluster)
     cluster.wait_for(
-        lambda: [e for e in cluster.api.list("events", NS) if e.get("reason") == "FailedCreate"],
+        lambda: [
+            e
+            for e in cluster.api.list("events", cluster.namespace)
+            if e.get("reason") == "FailedCreate"
+        ],
         timeout=10,
     )
     assert stored_status(cluster, run_id) == "pending"
@@ -84,11 +95,11 @@ def test_cancel_running_run_lets_nextflow_stop_its_tasks(cluster, tasks_as_jobs)
     assert not result.remaining
     assert_nothing_left(cluster, run_id)
     # With a grace period the driver got SIGTERM and killed its own tasks, as Nextflow does.
-    truth = cluster.sim_truth(NS, run_id)
+    truth = cluster.sim_truth(cluster.namespace, run_id)
     assert "WARN: Killing running tasks (3)" in truth.lines
     assert truth.status == "terminated"
     record = stored(cluster, run_id)
-    assert record["reason"] == "cancelled by fake-user"
+    assert record["reason"] == f"cancelled by {kube_user(cluster)}"
     assert record["finishedAt"]
 
 
@@ -100,7 +111,7 @@ def test_cancel_with_grace_zero_sweeps_the_orphaned_tasks(cluster, tasks_as_jobs
     result = cancel(cluster, run_id, grace=0)
 
     # The driver was killed before it could clean up: the sweep removed its tasks.
-    assert cluster.sim_truth(NS, run_id).status == "killed"
+    assert cluster.sim_truth(cluster.namespace, run_id).status == "killed"
     swept = set(result.deleted_pods) | {f"{j}-" for j in result.deleted_task_jobs}
     assert all(any(t.startswith(s) or t == s for s in swept) for t in tasks)
     assert_nothing_left(cluster, run_id)
@@ -151,15 +162,16 @@ def test_cancel_without_a_run_id_cancels_the_active_run(cluster, invoke):
 
 
 def test_unknown_run_and_bad_grace_exit_2_and_write_nothing(cluster, invoke):
+    before = snapshot(cluster)
     unknown = invoke("cancel", "no-such-run")
     negative = invoke("cancel", "no-such-run", "--grace-period", "-1")
 
     assert unknown.exit_code == 2
-    assert "no run 'no-such-run' in namespace 'default'" in unknown.stderr
+    assert f"no run 'no-such-run' in namespace '{cluster.namespace}'" in unknown.stderr
     assert "nfk8s history" in unknown.stderr
     assert negative.exit_code == 2
     assert "--grace-period must be 0 or more" in negative.stderr
-    assert cluster.requests.writes() == []
+    assert snapshot(cluster) == before
 
 
 def test_two_cancels_at_once_agree(cluster):
@@ -192,8 +204,8 @@ def test_cancel_racing_the_runs_own_end_settles_on_one_status(cluster):
     # Cancel earlier and later around the end: with 1 of 4 tasks done, with all 4 done
     # (the driver is exiting), and once the Job has ended.
     moments = [
-        lambda r: cluster.sim_truth(NS, r).totals().succeeded >= 1,
-        lambda r: cluster.sim_truth(NS, r).totals().succeeded >= 4,
+        lambda r: cluster.sim_truth(cluster.namespace, r).totals().succeeded >= 1,
+        lambda r: cluster.sim_truth(cluster.namespace, r).totals().succeeded >= 4,
         lambda r: job_finished(cluster, r),
     ]
     for attempt, moment in enumerate(moments):
@@ -211,7 +223,7 @@ def test_cancel_racing_the_runs_own_end_settles_on_one_status(cluster):
         )
         follower.start()
         cluster.wait_for(
-            lambda r=run_id, m=moment: cluster.sim_truth(NS, r) is not None and m(r),
+            lambda r=run_id, m=moment: cluster.sim_truth(cluster.namespace, r) is not None and m(r),
             timeout=20,
             interval=0.005,
         )
@@ -272,8 +284,12 @@ def test_cancel_of_a_run_whose_driver_died_sweeps_its_orphaned_tasks(cluster, in
     run_id = submit(cluster, tasks_as_jobs=True)
     running_task_pods(cluster, run_id, at_least=3)
     # The node under the driver vanished: no SIGTERM, the Job fails, the tasks run on.
-    (driver,) = cluster.api.list("pods", NS, label_selector=f"job-name=nfk8s-{run_id}")
-    cluster.api.delete("pods", NS, driver["metadata"]["name"], grace_period_seconds=0)
+    (driver,) = cluster.api.list(
+        "pods", cluster.namespace, label_selector=f"job-name=nfk8s-{run_id}"
+    )
+    cluster.api.delete(
+        "pods", cluster.namespace, driver["metadata"]["name"], grace_period_seconds=0
+    )
     cluster.wait_for(lambda: job_finished(cluster, run_id), timeout=20)
     assert len(run_jobs(cluster, run_id)) == 4  # the driver Job and three task Jobs
 
@@ -286,6 +302,10 @@ def test_cancel_of_a_run_whose_driver_died_sweeps_its_orphaned_tasks(cluster, in
     # Only the driver Job is left, for its log; no task runs on.
     cluster.wait_for(lambda: run_jobs(cluster, run_id) == [manifests.job_name(run_id)])
     cluster.wait_for(
-        lambda: not cluster.api.list("pods", NS, label_selector=manifests.task_selector(run_id))
+        lambda: (
+            not cluster.api.list(
+                "pods", cluster.namespace, label_selector=manifests.task_selector(run_id)
+            )
+        )
     )
     assert lock_holder(cluster) is None

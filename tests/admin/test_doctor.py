@@ -1,7 +1,11 @@
-"""`nfk8s doctor` against the fake's RBAC rules, and the RBAC that `nfk8s rbac` prints."""
+"""`nfk8s doctor` against each backend's RBAC, and the RBAC that `nfk8s rbac` prints.
+
+On the fake, permissions are taken away with its RBAC knob; on the real control plane, the
+way an admin would: by writing the Role `nfk8s rbac` prints without them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -9,31 +13,64 @@ import pytest
 import yaml
 
 from nfk8s import doctor
-from nfk8s.doctor import USER_PERMISSIONS, CheckStatus, DoctorTarget
-from tests.admin.helpers import NS, connect, job_finished, running_task_pods, submit
+from nfk8s.doctor import USER_PERMISSIONS, USER_ROLE, CheckStatus, DoctorTarget
+from tests.admin.helpers import connect, job_finished, running_task_pods, submit
 from tests.fakekube import write_kubeconfig
-from tests.support import RUNNER_SA, WORK_PVC
+from tests.fakekube.api import StatusError
+from tests.support import RUNNER_SA, WORK_PVC, snapshot
+
+pytestmark = pytest.mark.backends
 
 TARGET = DoctorTarget(runner_service_account=RUNNER_SA, work_pvc=WORK_PVC, lock_name="nfk8s-lock")
 
 
-def deny_form(p: doctor.Permission) -> tuple[str, str]:
-    return p.verb, p.rbac_resource
+def can_i(cluster, p: doctor.Permission) -> bool:
+    """What the real API server answers the user nfk8s runs as (``kubectl auth can-i``)."""
+    args = ["auth", "can-i", p.verb, p.resource.display, "-n", cluster.namespace]
+    if p.subresource:
+        args.append(f"--subresource={p.subresource}")
+    return cluster.kubectl(*args).returncode == 0
+
+
+def deny(cluster, *permissions: doctor.Permission) -> None:
+    """Take ``permissions`` away from the user nfk8s runs as."""
+    if cluster.backend == "fake":
+        for p in permissions:
+            cluster.rbac.deny(p.verb, p.rbac_resource)
+        return
+    role = cluster.api.get("roles", cluster.namespace, USER_ROLE)
+    role["rules"] = doctor.role_rules([p for p in USER_PERMISSIONS if p not in permissions])
+    cluster.api.replace("roles", cluster.namespace, role)
+    # The authorizer reads Roles through an informer: wait until it has seen the new one.
+    cluster.wait_for(
+        lambda: not any(can_i(cluster, p) for p in permissions),
+        message="the API server still grants what the Role no longer does",
+    )
 
 
 def test_doctor_passes_when_everything_is_allowed(cluster, invoke):
+    before = snapshot(cluster)
+
     result = invoke("doctor")
 
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("✓ API server: v1.37.0-fakekube at http://127.0.0.1:")
+    assert lines[0].startswith("✓ API server: v1.37.")
+    assert f" at {cluster.url} " in lines[0]
     assert "✓ you: pods/log: get" in lines
     assert "✓ you: leases.coordination.k8s.io: get create update patch watch" in lines
     assert f"✓ runner ServiceAccount {RUNNER_SA}: exists" in lines
     assert f"✓ work PVC {WORK_PVC}: Bound, ReadWriteMany" in lines
     assert "✓ lock nfk8s-lock: free" in lines
     assert not any(line.startswith("✗") for line in lines)
-    # Every review was a SelfSubjectAccessReview: doctor itself writes nothing.
+    assert snapshot(cluster) == before  # doctor only asks
+
+
+@pytest.mark.fake_only("counts the access reviews in the fake's request log")
+def test_doctor_asks_one_review_per_permission(cluster, invoke):
+    assert invoke("doctor").exit_code == 0
+
+    # Every write was an access review: doctor itself writes nothing.
     writes = cluster.requests.writes()
     assert {w.resource for w in writes} <= {"selfsubjectaccessreviews", "localsubjectaccessreviews"}
     assert len([w for w in writes if w.resource == "selfsubjectaccessreviews"]) == len(
@@ -44,8 +81,7 @@ def test_doctor_passes_when_everything_is_allowed(cluster, invoke):
 def test_doctor_reports_every_denied_permission_with_its_fix(cluster, invoke):
     denied = [p for p in USER_PERMISSIONS if p.verb in {"delete", "watch"}]
     denied.append(next(p for p in USER_PERMISSIONS if p.subresource == "log"))
-    for p in denied:
-        cluster.rbac.deny(*deny_form(p))
+    deny(cluster, *denied)
 
     result = invoke("--no-color", "doctor")
 
@@ -54,16 +90,16 @@ def test_doctor_reports_every_denied_permission_with_its_fix(cluster, invoke):
     for p in denied:
         line = next(line for line in out.splitlines() if line.startswith(f"✗ you: {p.display}:"))
         assert p.verb in line.split("denied:")[1], line
-    assert "✗ you: pods: denied: watch delete in namespace default" in out
+    assert f"✗ you: pods: denied: watch delete in namespace {cluster.namespace}" in out
     assert "    fix: grant watch delete on pods to your user" in out
     assert "nfk8s rbac | kubectl apply -f -" in out
     assert "✓ you: persistentvolumeclaims: get" in out
-    assert out.splitlines()[-1] == "6 check(s) failed in namespace default"
+    assert out.splitlines()[-1] == f"6 check(s) failed in namespace {cluster.namespace}"
 
 
 @pytest.mark.parametrize("permission", USER_PERMISSIONS, ids=lambda p: f"{p.verb}-{p.display}")
 def test_each_permission_nfk8s_needs_is_checked(cluster, permission):
-    cluster.rbac.deny(*deny_form(permission))
+    deny(cluster, permission)
 
     report = doctor.diagnose(connect(cluster), TARGET)
 
@@ -71,17 +107,19 @@ def test_each_permission_nfk8s_needs_is_checked(cluster, permission):
     # Exactly one access line fails, naming the verb; a check that needed it may fail too.
     (failure,) = [c for c in report.failures if c.name.startswith("you: ")]
     assert failure.name == f"you: {permission.display}"
-    assert failure.detail.startswith(f"denied: {permission.verb} in namespace {NS}")
+    assert failure.detail.startswith(f"denied: {permission.verb} in namespace {cluster.namespace}")
 
 
-def test_doctor_finds_a_missing_runner_and_a_volume_that_cannot_be_shared(fakekube, invoke):
-    fakekube.api.create(
+def test_doctor_finds_a_missing_runner_and_a_volume_that_cannot_be_shared(cluster, invoke):
+    # Settings that name a runner account nobody created and a volume one node at a time
+    # can mount.
+    cluster.api.create(
         "persistentvolumeclaims",
-        NS,
+        cluster.namespace,
         {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
-            "metadata": {"name": WORK_PVC},
+            "metadata": {"name": "single-node"},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": "1Gi"}},
@@ -89,27 +127,37 @@ def test_doctor_finds_a_missing_runner_and_a_volume_that_cannot_be_shared(fakeku
         },
     )
 
-    result = invoke("doctor", "-o", "json")
+    result = invoke(
+        "doctor",
+        "-o",
+        "json",
+        NFK8S_RUNNER_SERVICE_ACCOUNT="absent",
+        NFK8S_WORK_PVC="single-node",
+    )
 
     assert result.exit_code == 6
     report = json.loads(result.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is False
-    sa = checks[f"runner ServiceAccount {RUNNER_SA}"]
+    sa = checks["runner ServiceAccount absent"]
     assert sa["status"] == "fail"
     assert "does not exist" in sa["detail"]
     assert "NFK8S_RUNNER_SERVICE_ACCOUNT" in sa["fix"]
-    pvc = checks[f"work PVC {WORK_PVC}"]
+    pvc = checks["work PVC single-node"]
     assert pvc["status"] == "fail"
     assert "ReadWriteOnce, not ReadWriteMany" in pvc["detail"]
 
 
-def test_doctor_finds_a_missing_volume(fakekube):
-    report = doctor.diagnose(connect(fakekube), TARGET)
+def test_doctor_finds_a_missing_volume(cluster):
+    target = DoctorTarget(
+        runner_service_account=RUNNER_SA, work_pvc="absent", lock_name="nfk8s-lock"
+    )
 
-    pvc = next(c for c in report.checks if c.name == f"work PVC {WORK_PVC}")
+    report = doctor.diagnose(connect(cluster), target)
+
+    pvc = next(c for c in report.checks if c.name == "work PVC absent")
     assert pvc.status is CheckStatus.FAIL
-    assert "does not exist in namespace default" in pvc.detail
+    assert f"does not exist in namespace {cluster.namespace}" in pvc.detail
     assert "NFK8S_WORK_PVC" in (pvc.fix or "")
 
 
@@ -153,14 +201,23 @@ def test_doctor_on_an_unreachable_server_fails_once_with_the_fix(tmp_path, invok
     assert result.stdout.splitlines()[-1] == "1 check(s) failed in namespace default"
 
 
-def test_runner_check_is_reported_unverified_when_the_server_cannot_answer(cluster):
-    # The fake serves SelfSubjectAccessReview only, as some managed clusters restrict reviews.
+def test_runner_access_is_checked_where_the_server_answers_reviews(cluster):
+    ns = cluster.namespace
     checks = doctor.check_runner_access(connect(cluster), RUNNER_SA)
 
+    if cluster.backend == "real":
+        # A real API server answers LocalSubjectAccessReviews, which the user may send.
+        assert [c.status for c in checks] == [CheckStatus.OK] * len(checks)
+        assert {c.name for c in checks} >= {
+            f"runner {RUNNER_SA}: pods",
+            f"runner {RUNNER_SA}: pods/log",
+        }
+        return
+    # The fake serves SelfSubjectAccessReview only, as some managed clusters restrict reviews.
     (check,) = checks
     assert check.status is CheckStatus.WARN
     assert check.detail.startswith("not verified")
-    assert f"kubectl auth can-i --list --as=system:serviceaccount:{NS}:{RUNNER_SA} -n {NS}" in (
+    assert f"kubectl auth can-i --list --as=system:serviceaccount:{ns}:{RUNNER_SA} -n {ns}" in (
         check.fix or ""
     )
 
@@ -231,11 +288,63 @@ def test_rbac_prints_roles_that_grant_exactly_what_is_checked(tmp_path, invoke):
     assert result.stdout.startswith("---\n# nfk8s user:")
 
 
+def test_rbac_output_applies_with_kubectl(cluster, invoke):
+    """`nfk8s rbac -n NS | kubectl apply -f -`, as the README asks a namespace admin to."""
+    target = f"{cluster.namespace}-rbac"
+
+    result = invoke("rbac", "-n", target)
+
+    assert result.exit_code == 0, result.stderr
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {d["metadata"]["namespace"] for d in docs} == {target}
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding"] * 2
+    if cluster.backend == "fake":
+        return  # the fake serves no Roles: what it prints is checked above
+    # A fresh namespace, so every object is the one kubectl apply created.
+    cluster.api.create("namespaces", "", {"metadata": {"name": target}})
+    try:
+        applied = cluster.rk.kubectl("apply", "-f", "-", input=result.stdout, admin=True)
+        assert applied.returncode == 0, applied.stderr
+        resources = {
+            "ServiceAccount": "serviceaccounts",
+            "Role": "roles",
+            "RoleBinding": "rolebindings",
+        }
+        for doc in docs:
+            found = cluster.api.get(resources[doc["kind"]], target, doc["metadata"]["name"])
+            for key in ("rules", "roleRef", "subjects"):
+                assert found.get(key) == doc.get(key), (doc["kind"], key)
+        again = cluster.rk.kubectl("apply", "-f", "-", input=result.stdout, admin=True)
+        assert again.returncode == 0, again.stderr
+        assert [line.split()[-1] for line in again.stdout.splitlines()] == ["unchanged"] * 6
+
+        def can(account: str, *what: str) -> bool:
+            who = f"--as=system:serviceaccount:{target}:{account}"
+            return (
+                cluster.rk.kubectl("auth", "can-i", *what, who, "-n", target, admin=True).returncode
+                == 0
+            )
+
+        assert can(RUNNER_SA, "create", "pods")
+        assert can(RUNNER_SA, "get", "pods", "--subresource=log")
+        assert not can(RUNNER_SA, "create", "configmaps")
+        assert can("nfk8s", "update", "leases.coordination.k8s.io")
+        assert can("nfk8s", "create", "jobs.batch")
+        assert not can("nfk8s", "create", "pods")  # least privilege: Jobs make the pods
+    finally:
+        with contextlib.suppress(StatusError):
+            cluster.api.delete("namespaces", "", target)
+
+
 def test_everything_nfk8s_does_is_in_the_role_it_prints(cluster, invoke, tmp_path):
-    """Run, follow, cancel, read history, prune, show the lock: every request is granted."""
+    """Run, follow, cancel, read history, prune, show the lock: every request is granted.
+
+    On the real control plane nfk8s runs as a user with exactly that Role, so every command
+    succeeding is the proof; the fake logs each request, to hold it against the Role."""
     config = Path(tmp_path / "jobs.config")
     config.write_text("k8s.computeResourceType = 'Job'\n")
-    assert invoke("run", "sim/hello", "-p", "sim_task_seconds=1").exit_code == 0
+    ran = invoke("run", "sim/hello", "-p", "sim_task_seconds=1")
+    assert ran.exit_code == 0, ran.stderr
     run_id = invoke("run", "sim/slow", "--detach", "-c", str(config)).stdout.strip()
     running_task_pods(cluster, run_id)
     for args in (
@@ -246,13 +355,15 @@ def test_everything_nfk8s_does_is_in_the_role_it_prints(cluster, invoke, tmp_pat
         ("history",),
         ("prune", "--keep", "0"),
     ):
-        assert invoke(*args).exit_code == 0, args
+        done = invoke(*args)
+        assert done.exit_code == 0, (args, done.stderr)
 
-    role = doctor.rbac_manifests(NS, runner_service_account=RUNNER_SA)[1]
-    used = {
-        (r.verb, r.group, f"{r.resource}/{r.subresource}" if r.subresource else r.resource)
-        for r in cluster.requests.all()
-        if r.resource and r.verb and r.resource != "selfsubjectaccessreviews"
-    }
-    missing = [u for u in sorted(used) if not allowed_by(role, *u)]
-    assert missing == []
+    if cluster.backend == "fake":
+        role = doctor.rbac_manifests(cluster.namespace, runner_service_account=RUNNER_SA)[1]
+        used = {
+            (r.verb, r.group, f"{r.resource}/{r.subresource}" if r.subresource else r.resource)
+            for r in cluster.requests.all()
+            if r.resource and r.verb and r.resource != "selfsubjectaccessreviews"
+        }
+        missing = [u for u in sorted(used) if not allowed_by(role, *u)]
+        assert missing == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from nfk8s import admin
 from nfk8s.models import ProcessCounts, RunStatus
 from tests.admin.helpers import (
@@ -16,14 +18,22 @@ from tests.admin.helpers import (
     stored_status,
     submit,
 )
+from tests.support import snapshot
+
+pytestmark = pytest.mark.backends
 
 
 def config_map_lists(fk):
     return fk.requests.filter(verb="list", resource="configmaps")
 
 
-def test_history_of_1000_records_is_paginated_and_filtered_by_the_server(cluster, invoke):
+# status cycles succeeded/failed/cancelled, pipeline rnaseq/sarek: i % 6 == 1.
+FAILED_SAREK = [f"h{i:05d}" for i in range(999, -1, -1) if i % 6 == 1]
+
+
+def test_history_of_1000_records_lists_them_newest_first_and_filters(cluster, invoke):
     seed_history(cluster, 1000)
+    before = snapshot(cluster)
 
     everything = invoke("history", "-o", "json")
 
@@ -32,6 +42,22 @@ def test_history_of_1000_records_is_paginated_and_filtered_by_the_server(cluster
     assert len(items) == 1000
     assert items[0]["runId"] == "h00999"  # newest first
     assert items[-1]["runId"] == "h00000"
+
+    failed = invoke("history", "--status", "failed", "--pipeline", "nf-core/sarek", "-o", "json")
+
+    assert failed.exit_code == 0, failed.stderr
+    assert [item["runId"] for item in json.loads(failed.stdout)["items"]] == FAILED_SAREK
+    # Only final records: nothing needed reconciling, so nothing was written.
+    assert snapshot(cluster) == before
+
+
+@pytest.mark.fake_only("counts list pages and their queries in the fake's request log")
+def test_history_of_1000_records_is_paginated_and_filtered_by_the_server(cluster, invoke):
+    seed_history(cluster, 1000)
+
+    everything = invoke("history", "-o", "json")
+
+    assert everything.exit_code == 0, everything.stderr
     pages = config_map_lists(cluster)
     assert [p.query.get("limit") for p in pages] == ["500", "500"]
     assert "continue" not in pages[0].query
@@ -42,9 +68,7 @@ def test_history_of_1000_records_is_paginated_and_filtered_by_the_server(cluster
     failed = invoke("history", "--status", "failed", "--pipeline", "nf-core/sarek", "-o", "json")
 
     assert failed.exit_code == 0, failed.stderr
-    ids = [item["runId"] for item in json.loads(failed.stdout)["items"]]
-    # status cycles succeeded/failed/cancelled, pipeline rnaseq/sarek: i % 6 == 1.
-    assert ids == [f"h{i:05d}" for i in range(999, -1, -1) if i % 6 == 1]
+    assert len(json.loads(failed.stdout)["items"]) == len(FAILED_SAREK)
     (page,) = config_map_lists(cluster)  # 167 matches: one page, filtered by the server
     assert page.query["labelSelector"] == (
         "app.kubernetes.io/managed-by=nfk8s,nfk8s.io/status=failed,nfk8s.io/pipeline=nf-core_sarek"
@@ -133,9 +157,10 @@ def test_no_runs(cluster, invoke):
 
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert "No runs found in namespace default." in result.stderr
+    assert f"No runs found in namespace {cluster.namespace}." in result.stderr
 
 
+@pytest.mark.fake_only("asserts that no request at all reached the API server (request log)")
 def test_bad_filters_exit_2_before_asking_the_cluster(cluster, invoke):
     for args, message in (
         (("--limit", "0"), "--limit must be at least 1"),

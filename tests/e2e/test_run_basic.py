@@ -16,7 +16,9 @@ def test_hello_succeeds_and_mirrors_exit_code(cluster):
     assert result.returncode == 0, result.stderr
     assert "Submitted process > sayHello" in result.stdout
     assert "succeeded" in result.stderr
-    records = cluster.api.list("configmaps", cluster.namespace, label_selector="nfk8s.io/status=succeeded")
+    records = cluster.api.list(
+        "configmaps", cluster.namespace, label_selector="nfk8s.io/status=succeeded"
+    )
     assert len(records) == 1
     run = json.loads(records[0]["data"]["run.json"])
     assert run["status"] == "succeeded"
@@ -29,7 +31,9 @@ def test_failing_pipeline_exits_1_and_records_failure(cluster):
     result = run_nfk8s(cluster, "run", "sim/fail")
     assert result.returncode == 1, result.stderr
     assert "ERROR ~ Error executing process" in result.stdout
-    (record,) = cluster.api.list("configmaps", cluster.namespace, label_selector="nfk8s.io/status=failed")
+    (record,) = cluster.api.list(
+        "configmaps", cluster.namespace, label_selector="nfk8s.io/status=failed"
+    )
     run = json.loads(record["data"]["run.json"])
     assert run["exitCode"] == 1
     assert run["reason"]

@@ -1,4 +1,7 @@
-"""Helpers for the following tests: start runs, read what the simulator knows."""
+"""Helpers for the following tests: start runs, read what the simulator knows.
+
+Each takes the test's ``cluster`` (either backend, see ``tests/backends.py``) and works in its
+namespace."""
 
 from __future__ import annotations
 
@@ -6,42 +9,41 @@ import json
 from typing import Any
 
 from nfk8s.models import ProcessCounts
-from tests.fakekube import FakeKube
 from tests.support import run_nfk8s
 
-NS = "default"
 
-
-def start(fk: FakeKube, pipeline: str, *params: str) -> str:
+def start(cluster: Any, pipeline: str, *params: str) -> str:
     """Submit a run detached; its id."""
     args = ["run", pipeline, "--detach"]
     for param in params:
         args += ["-p", param]
-    result = run_nfk8s(fk, *args)
+    result = run_nfk8s(cluster, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-def record(fk: FakeKube, run_id: str) -> dict[str, Any]:
-    cm = fk.api.get("configmaps", NS, f"nfk8s-run-{run_id}")
+def record(cluster: Any, run_id: str) -> dict[str, Any]:
+    cm = cluster.api.get("configmaps", cluster.namespace, f"nfk8s-run-{run_id}")
     return json.loads(cm["data"]["run.json"])
 
 
-def driver_pod(fk: FakeKube, run_id: str) -> str:
+def driver_pod(cluster: Any, run_id: str) -> str:
     def find() -> str | None:
-        pods = fk.api.list("pods", NS, label_selector=f"job-name=nfk8s-{run_id}")
+        pods = cluster.api.list(
+            "pods", cluster.namespace, label_selector=f"job-name=nfk8s-{run_id}"
+        )
         return pods[0]["metadata"]["name"] if pods else None
 
-    return fk.wait_for(find, timeout=20)
+    return cluster.wait_for(find, timeout=20)
 
 
-def truth_counts(fk: FakeKube, run_id: str) -> dict[str, ProcessCounts]:
+def truth_counts(cluster: Any, run_id: str) -> dict[str, ProcessCounts]:
     """What a follower should report, from the simulator's own tally.
 
     A failed attempt that Nextflow retried is a retry, not a failure; a task killed when
     the run stopped is a failure.
     """
-    result = fk.sim_truth(NS, run_id)
+    result = cluster.sim_truth(cluster.namespace, run_id)
     assert result is not None
     snapshot = result.snapshot()
     assert snapshot["exit_code"] is not None, snapshot["status"]
@@ -56,5 +58,5 @@ def truth_counts(fk: FakeKube, run_id: str) -> dict[str, ProcessCounts]:
     return out
 
 
-def recorded_counts(fk: FakeKube, run_id: str) -> dict[str, ProcessCounts]:
-    return {k: ProcessCounts.from_json(v) for k, v in record(fk, run_id)["processes"].items()}
+def recorded_counts(cluster: Any, run_id: str) -> dict[str, ProcessCounts]:
+    return {k: ProcessCounts.from_json(v) for k, v in record(cluster, run_id)["processes"].items()}

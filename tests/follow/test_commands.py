@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
+import threading
 
-from tests.follow.helpers import NS, record, start
+import pytest
+
+from tests.follow.helpers import record, start
 from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
+
+pytestmark = pytest.mark.backends
+
+
+def follow(cluster, *args: str) -> subprocess.Popen[str]:
+    """Start ``nfk8s ARGS``; return it once it has printed a first driver log line, so it is
+    following the log (that line is read from its stdout)."""
+    follower = subprocess.Popen(
+        [nfk8s_binary(), *args],
+        env=nfk8s_env(cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(follower.stdout.readline()), daemon=True).start()
+    try:
+        cluster.wait_for(lambda: not lines.empty(), timeout=20, message="no driver log line")
+    except TimeoutError:
+        follower.kill()
+        raise
+    assert lines.get(), follower.communicate()  # it ended without a line
+    return follower
 
 
 def test_status_of_a_running_then_finished_run(cluster):
@@ -18,7 +46,7 @@ def test_status_of_a_running_then_finished_run(cluster):
                 [
                     p
                     for p in cluster.api.list(
-                        "pods", NS, label_selector=f"nextflow.io/runName={run_id}"
+                        "pods", cluster.namespace, label_selector=f"nextflow.io/runName={run_id}"
                     )
                     if p["status"].get("phase") == "Running"
                 ]
@@ -55,7 +83,7 @@ def test_status_after_a_followed_run_shows_the_recorded_table(cluster):
     assert row.split()[:7] == ["sayHello", "0", "0", "4", "0", "0", "0"]
     data = json.loads(run_nfk8s(cluster, "status", "-o", "json").stdout)
     assert data["sessionId"] == record(cluster, run_id)["sessionId"]
-    assert data["sessionId"] == cluster.sim_truth(NS, run_id).session_id
+    assert data["sessionId"] == cluster.sim_truth(cluster.namespace, run_id).session_id
 
 
 def test_logs_follow_exits_with_the_runs_code_and_prefixes_task_lines(cluster):
@@ -106,18 +134,8 @@ def test_github_actions_folds_the_log_and_writes_a_step_summary(cluster, tmp_pat
 
 def test_interrupt_detaches_and_says_how_to_come_back(cluster):
     run_id = start(cluster, "sim/slow")
-    follower = subprocess.Popen(
-        [nfk8s_binary(), "logs", "-f", run_id],
-        env=nfk8s_env(cluster),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = follow(cluster, "logs", "-f", run_id)
     try:
-        cluster.wait_for(
-            lambda: cluster.requests.count(verb="get", resource="pods", subresource="log"),
-            timeout=20,
-        )
         follower.send_signal(signal.SIGTERM)
         _, err = follower.communicate(timeout=20)
     finally:
@@ -125,34 +143,25 @@ def test_interrupt_detaches_and_says_how_to_come_back(cluster):
     assert follower.returncode == 130
     assert f"nfk8s logs -f {run_id}" in err and f"nfk8s cancel {run_id}" in err
     assert not record(cluster, run_id)["finishedAt"]
-    job = cluster.api.get("jobs", NS, f"nfk8s-{run_id}")
+    job = cluster.api.get("jobs", cluster.namespace, f"nfk8s-{run_id}")
     assert job["status"].get("active") == 1
 
 
 def test_cancel_on_interrupt_cancels(cluster):
     run_id = start(cluster, "sim/slow")
-    follower = subprocess.Popen(
-        [nfk8s_binary(), "logs", "-f", "--cancel-on-interrupt", run_id],
-        env=nfk8s_env(cluster),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = follow(cluster, "logs", "-f", "--cancel-on-interrupt", run_id)
     try:
-        cluster.wait_for(
-            lambda: cluster.requests.count(verb="get", resource="pods", subresource="log"),
-            timeout=20,
-        )
         follower.send_signal(signal.SIGINT)
         _, err = follower.communicate(timeout=60)
     finally:
         follower.kill()
     assert follower.returncode == 5, err
     assert record(cluster, run_id)["status"] == "cancelled"
-    lease = cluster.api.get("leases", NS, "nfk8s-lock")
+    lease = cluster.api.get("leases", cluster.namespace, "nfk8s-lock")
     assert not lease["spec"].get("holderIdentity")
 
 
+@pytest.mark.fake_only("counts reads in the fake's request log: the API cost of following")
 def test_following_watches_instead_of_polling(cluster):
     """The reads a follower makes do not grow with the length of the run."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from tests.follow.helpers import NS, driver_pod, start
+from tests.follow.helpers import driver_pod, start
 from tests.support import run_nfk8s
 
 LINES = 4000
@@ -26,7 +26,7 @@ def test_following_through_cut_streams_prints_the_log_exactly_once(cluster):
     result = run_nfk8s(cluster, "logs", "-f", "--plain", run_id)
     assert result.returncode == 0, result.stderr
     pod = driver_pod(cluster, run_id)
-    expected = cluster.pod_logs(NS, pod)
+    expected = cluster.pod_logs(cluster.namespace, pod)
     assert cut.fired == 6
     assert same_second(cluster, pod) > 1000
     assert sum(line.startswith("chatter ") for line in expected) == LINES
@@ -37,7 +37,7 @@ def test_reading_a_finished_log_through_cuts_is_complete(cluster):
     run_id = start(cluster, "sim/chatty", f"sim_log_lines={LINES}")
     assert run_nfk8s(cluster, "logs", "-f", "--plain", run_id).returncode == 0
     pod = driver_pod(cluster, run_id)
-    expected = cluster.pod_logs(NS, pod)
+    expected = cluster.pod_logs(cluster.namespace, pod)
     cluster.faults.add(verb="get", resource="pods", subresource="log", cut_after=700, count=4)
     result = run_nfk8s(cluster, "logs", run_id)
     assert result.returncode == 0, result.stderr
@@ -47,7 +47,7 @@ def test_reading_a_finished_log_through_cuts_is_complete(cluster):
 def test_tail_since_and_timestamps(cluster):
     run_id = start(cluster, "sim/hello")
     assert run_nfk8s(cluster, "logs", "-f", "--plain", run_id).returncode == 0
-    expected = cluster.pod_logs(NS, driver_pod(cluster, run_id))
+    expected = cluster.pod_logs(cluster.namespace, driver_pod(cluster, run_id))
 
     tail = run_nfk8s(cluster, "logs", "--tail", "3", run_id)
     assert tail.stdout.splitlines() == expected[-3:]
@@ -70,7 +70,7 @@ def test_lines_sharing_one_timestamp_survive_cuts(fakekube):
 
     fakekube.api.create(
         "pods",
-        NS,
+        fakekube.namespace,
         {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -82,9 +82,11 @@ def test_lines_sharing_one_timestamp_survive_cuts(fakekube):
         },
     )
     fakekube.wait_for(
-        lambda: fakekube.api.get("pods", NS, "talker")["status"]["phase"] == "Running"
+        lambda: (
+            fakekube.api.get("pods", fakekube.namespace, "talker")["status"]["phase"] == "Running"
+        )
     )
-    uid = fakekube.api.get("pods", NS, "talker")["metadata"]["uid"]
+    uid = fakekube.api.get("pods", fakekube.namespace, "talker")["metadata"]["uid"]
     buffer = fakekube.logs.buffer(uid, "c")
     base = int(fakekube.clock.now() * 1e9)
     expected = []

@@ -7,41 +7,40 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support import run_nfk8s
+from tests.support import run_nfk8s, try_get
+
+pytestmark = pytest.mark.backends
 
 GRACE = 120
 
 
-def lease(fk) -> dict:
-    return fk.api.get("leases", "default", "nfk8s-lock")
+def lease(cluster) -> dict:
+    return cluster.api.get("leases", cluster.namespace, "nfk8s-lock")
 
 
-def record(fk, run_id: str) -> dict | None:
-    try:
-        cm = fk.api.get("configmaps", "default", f"nfk8s-run-{run_id}")
-    except Exception:
-        return None
-    return json.loads(cm["data"]["run.json"])
+def record(cluster, run_id: str) -> dict | None:
+    cm = try_get(cluster.api, "configmaps", cluster.namespace, f"nfk8s-run-{run_id}")
+    return json.loads(cm["data"]["run.json"]) if cm else None
 
 
-def job_done(fk, run_id: str) -> bool:
-    try:
-        job = fk.api.get("jobs", "default", f"nfk8s-{run_id}")
-    except Exception:
-        return False
+def job_done(cluster, run_id: str) -> bool:
+    job = try_get(cluster.api, "jobs", cluster.namespace, f"nfk8s-{run_id}")
     return any(
         c["type"] in {"Complete", "Failed"} and c["status"] == "True"
-        for c in job.get("status", {}).get("conditions", [])
+        for c in ((job or {}).get("status") or {}).get("conditions", [])
     )
 
 
-def ghost_lease(fk, *, renewed_ago: float) -> None:
-    """A Lease held by a run whose Job never appeared, renewed ``renewed_ago`` s ago (server)."""
-    server_now = datetime.now(UTC) + timedelta(seconds=fk.clock_offset)
+def ghost_lease(cluster, *, renewed_ago: float) -> None:
+    """A Lease held by a run whose Job never appeared, renewed ``renewed_ago`` s ago (server).
+
+    The fake's clock can be set apart from this machine's; the real server's is this one's."""
+    offset = cluster.clock_offset if cluster.backend == "fake" else 0.0
+    server_now = datetime.now(UTC) + timedelta(seconds=offset)
     stamp = (server_now - timedelta(seconds=renewed_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    fk.api.create(
+    cluster.api.create(
         "leases",
-        "default",
+        cluster.namespace,
         {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -57,6 +56,20 @@ def ghost_lease(fk, *, renewed_ago: float) -> None:
     )
 
 
+def ghost_kept_through_its_grace_then_taken(cluster) -> None:
+    ghost_lease(cluster, renewed_ago=10)
+    busy = run_nfk8s(cluster, "run", "sim/hello")
+    assert busy.returncode == 3, busy.stderr
+    assert "run ghost" in busy.stderr
+    assert "starting" in busy.stderr
+    assert cluster.api.list("jobs", cluster.namespace) == []
+    cluster.api.delete("leases", cluster.namespace, "nfk8s-lock")
+    ghost_lease(cluster, renewed_ago=GRACE + 5)
+    taken = run_nfk8s(cluster, "run", "sim/hello")
+    assert taken.returncode == 0, taken.stderr
+    assert lease(cluster)["spec"]["leaseTransitions"] == 1
+
+
 def test_finished_holder_is_taken_over_and_its_record_settled(cluster):
     first = run_nfk8s(cluster, "run", "sim/hello", "--detach", "--name", "first")
     assert first.returncode == 0, first.stderr
@@ -69,26 +82,27 @@ def test_finished_holder_is_taken_over_and_its_record_settled(cluster):
     assert record(cluster, "first")["status"] == "succeeded"
 
 
+def test_a_lock_without_job_is_kept_through_its_grace_then_taken(cluster):
+    ghost_kept_through_its_grace_then_taken(cluster)
+
+
+@pytest.mark.fake_only("moves the server's clock (clock_offset)")
 def test_fresh_lock_without_job_is_not_taken_then_is_after_grace(cluster):
     ghost_lease(cluster, renewed_ago=10)
     busy = run_nfk8s(cluster, "run", "sim/hello")
     assert busy.returncode == 3
     assert "run ghost" in busy.stderr
     assert "starting" in busy.stderr
-    assert cluster.api.list("jobs", "default") == []
+    assert cluster.api.list("jobs", cluster.namespace) == []
     cluster.clock_offset += GRACE  # the server's clock moves past the grace
     taken = run_nfk8s(cluster, "run", "sim/hello")
     assert taken.returncode == 0, taken.stderr
     assert lease(cluster)["spec"]["leaseTransitions"] == 1
 
 
+@pytest.mark.fake_only("sets the server's clock apart from this machine's (clock_offset)")
 @pytest.mark.parametrize("skew", [-600, 600])
 def test_a_client_clock_ten_minutes_off_changes_nothing(cluster, skew):
     # The server's clock differs from this machine's by ten minutes either way.
     cluster.clock_offset = skew
-    ghost_lease(cluster, renewed_ago=10)
-    assert run_nfk8s(cluster, "run", "sim/hello").returncode == 3
-    cluster.api.delete("leases", "default", "nfk8s-lock")
-    ghost_lease(cluster, renewed_ago=GRACE + 5)
-    taken = run_nfk8s(cluster, "run", "sim/hello")
-    assert taken.returncode == 0, taken.stderr
+    ghost_kept_through_its_grace_then_taken(cluster)

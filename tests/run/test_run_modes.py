@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
 
+pytestmark = pytest.mark.backends
 
-def record(fk, run_id: str) -> dict:
-    cm = fk.api.get("configmaps", "default", f"nfk8s-run-{run_id}")
+
+def record(cluster, run_id: str) -> dict:
+    cm = cluster.api.get("configmaps", cluster.namespace, f"nfk8s-run-{run_id}")
     return json.loads(cm["data"]["run.json"])
 
 
-def long_hello(fk, name: str, *extra: str) -> str:
+def long_hello(cluster, name: str, *extra: str) -> str:
     """A detached run that holds the lock for a few real seconds."""
     result = run_nfk8s(
-        fk, "run", "sim/hello", "--detach", "--name", name, "-p", "sim_task_seconds=60", *extra
+        cluster, "run", "sim/hello", "--detach", "--name", name, "-p", "sim_task_seconds=60", *extra
     )
     assert result.returncode == 0, result.stderr
     return name
@@ -29,6 +33,13 @@ def test_wait_lock_waits_for_the_active_run_then_runs(cluster):
     assert "waiting for the lock: run holder holds it" in waiter.stderr
     assert record(cluster, "holder")["status"] == "succeeded"
     assert record(cluster, "waiter")["status"] == "succeeded"
+
+
+@pytest.mark.fake_only("counts lease reads in the fake's request log: the API cost of waiting")
+def test_wait_lock_watches_the_lease_instead_of_polling(cluster):
+    long_hello(cluster, "holder")
+    waiter = run_nfk8s(cluster, "run", "sim/hello", "--name", "waiter", "--wait-lock")
+    assert waiter.returncode == 0, waiter.stderr
     # A watch, not a poll: a handful of lease reads, not one every second.
     assert cluster.requests.count(verb="get", resource="leases") < 10
 
@@ -47,13 +58,13 @@ def test_attach_follows_the_active_run_and_mirrors_its_exit_code(cluster):
     assert attached.returncode == 0, attached.stderr  # the holder's outcome, not sim/fail's
     assert "following active run holder" in attached.stderr
     assert "Submitted process > sayHello" in attached.stdout
-    assert len(cluster.api.list("jobs", "default")) == 1
+    assert len(cluster.api.list("jobs", cluster.namespace)) == 1
 
 
 def test_timeout_becomes_the_job_deadline_and_exits_4(cluster):
     result = run_nfk8s(cluster, "run", "sim/slow", "--timeout", "3s", "--name", "slowpoke")
     assert result.returncode == 4, result.stderr
-    job = cluster.api.get("jobs", "default", "nfk8s-slowpoke")
+    job = cluster.api.get("jobs", cluster.namespace, "nfk8s-slowpoke")
     assert job["spec"]["activeDeadlineSeconds"] == 3
     run = record(cluster, "slowpoke")
     assert run["status"] == "failed"
@@ -67,7 +78,7 @@ def test_local_directory_is_uploaded_and_run(cluster, tmp_path):
     (pipeline / "bin" / "tool.sh").write_text("#!/bin/sh\necho hi\n")
     result = run_nfk8s(cluster, "run", str(pipeline), "--name", "local")
     assert result.returncode == 0, result.stderr
-    cm = cluster.api.get("configmaps", "default", "nfk8s-run-local")
+    cm = cluster.api.get("configmaps", cluster.namespace, "nfk8s-run-local")
     stored = set(cm.get("data", {}).values()) | set(cm.get("binaryData", {}).values())
     assert "workflow { }\n" in stored
     assert record(cluster, "local")["pipeline"] == str(pipeline)
@@ -102,7 +113,7 @@ def test_params_are_typed_and_secret_ones_never_reach_the_record(cluster, tmp_pa
         "api_token": "***",
     }
     assert "hunter2" not in result.stdout + result.stderr
-    cm = cluster.api.get("configmaps", "default", "nfk8s-run-typed")
+    cm = cluster.api.get("configmaps", cluster.namespace, "nfk8s-run-typed")
     assert "hunter2" not in json.dumps(cm)
 
 
