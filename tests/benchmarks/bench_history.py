@@ -20,6 +20,7 @@ Commands run interleaved so background noise hits them alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -82,9 +83,10 @@ BARE = textwrap.dedent(
     import urllib3, yaml
 
     kubeconfig = yaml.safe_load(open(os.environ["KUBECONFIG"]))
-    server = kubeconfig["clusters"][0]["cluster"]["server"]
+    cluster = kubeconfig["clusters"][0]["cluster"]
+    server = cluster["server"]
     token = kubeconfig["users"][0]["user"].get("token")
-    http = urllib3.PoolManager()
+    http = urllib3.PoolManager(ca_certs=cluster.get("certificate-authority"))
     headers = {{"Accept": "application/json"}}
     if token:
         headers["Authorization"] = "Bearer " + token
@@ -138,95 +140,155 @@ def floor_command(imports: list[str], replay: list[list[Any]]) -> list[str]:
     return [sys.executable, "-c", FLOOR.format(imports=lines), json.dumps(replay)]
 
 
-def seed(fk: Any, records: int) -> None:
+def seed(cluster: Any, records: int) -> None:
     from tests.admin.helpers import running_task_pods, seed_history, submit
 
-    seed_history(fk, records)
-    submit(fk, "sim/slow", run_id=ACTIVE)
-    running_task_pods(fk, ACTIVE, at_least=3)
+    seed_history(cluster, records)
+    submit(cluster, "sim/slow", run_id=ACTIVE)
+    running_task_pods(cluster, ACTIVE, at_least=3)
+
+
+def command_groups(
+    env: dict[str, str], tmp: Path, replay: dict[str, list[list[Any]]]
+) -> dict[str, dict[str, list[str]]]:
+    """What is timed, by group; ``replay`` holds the requests each floor makes."""
+    kubectl = [tool("kubectl"), "--cache-dir", str(tmp / "kubectl-cache")]
+    history = ["history", "-o", "json"]
+    status = ["status", "-o", "json"]
+    script = tmp / "kubectl-status.sh"
+    script.write_text(
+        f"{' '.join(kubectl)} get lease/nfk8s-lock configmap/nfk8s-run-{ACTIVE} "
+        f"job/nfk8s-{ACTIVE} -o json && {' '.join(kubectl)} get pods -o json\n"
+    )
+    return {
+        "history": {
+            "`python -c pass`": [sys.executable, "-c", "pass"],
+            "bare: urllib3 + PyYAML, raw list": [sys.executable, "-c", BARE],
+            "**floor**: runtime deps + the same requests raw": floor_command(
+                runtime_imports(history, env), replay["history"]
+            ),
+            "**`nfk8s history -o json`**": [tool("nfk8s"), *history],
+            "`nfk8s history` (table)": [tool("nfk8s"), "history"],
+            f"`kubectl get configmaps -l {SELECTOR} -o json`": [
+                *kubectl,
+                *("get", "configmaps", "-l", SELECTOR, "-o", "json"),
+            ],
+        },
+        "status": {
+            "`python -c pass`": [sys.executable, "-c", "pass"],
+            "**floor**: runtime deps + the same requests raw": floor_command(
+                runtime_imports(status, env), replay["status"]
+            ),
+            "**`nfk8s status -o json`**": [tool("nfk8s"), *status],
+            "`nfk8s status` (table)": [tool("nfk8s"), "status"],
+            "`kubectl get` lease, record, Job by name + `kubectl get pods`": ["sh", str(script)],
+        },
+    }
 
 
 def bench(runs: int = RUNS, quick: bool = False, records: int = RECORDS) -> list[Section]:
+    """Each command on the fake and on the real control plane, interleaved in one run.
+
+    The floor replays the GETs the fake's request log saw nfk8s make; both servers hold the
+    same records and active run in namespace ``default``, so the requests are the same.
+    """
     from tests.fakekube import FakeKube
+    from tests.realkube import RealKube, build
     from tests.support import provision
 
-    with tempfile.TemporaryDirectory() as tmp:
-        kubeconfig = Path(tmp) / "kubeconfig"
-        with FakeKube(kubeconfig=kubeconfig, speed=1) as fk:
+    backends = ["fake", "real"] if build.is_built() else ["fake"]
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {}
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        fake_tmp, real_tmp = tmp / "fake", tmp / "real"
+        fake_tmp.mkdir()
+        real_tmp.mkdir()
+        with contextlib.ExitStack() as stack:
+            fk = stack.enter_context(FakeKube(kubeconfig=fake_tmp / "kubeconfig", speed=1))
             provision(fk)
             seed(fk, records)
-            env = bench_env(kubeconfig, Path(tmp) / "pycache")
-            kubectl = [tool("kubectl"), "--cache-dir", str(Path(tmp) / "kubectl-cache")]
-            history = ["history", "-o", "json"]
-            status = ["status", "-o", "json"]
-            subprocess.run([tool("nfk8s"), *status], env=env, check=True, capture_output=True)
-            script = Path(tmp) / "kubectl-status.sh"
-            script.write_text(
-                f"{' '.join(kubectl)} get lease/nfk8s-lock configmap/nfk8s-run-{ACTIVE} "
-                f"job/nfk8s-{ACTIVE} -o json && {' '.join(kubectl)} get pods -o json\n"
+            envs = {"fake": bench_env(fk.kubeconfig, fake_tmp / "pycache")}
+            subprocess.run(
+                [tool("nfk8s"), "status", "-o", "json"],
+                env=envs["fake"],
+                check=True,
+                capture_output=True,
             )
-            groups = {
-                "history": {
-                    "`python -c pass`": [sys.executable, "-c", "pass"],
-                    "bare: urllib3 + PyYAML, raw list": [sys.executable, "-c", BARE],
-                    "**floor**: runtime deps + the same requests raw": floor_command(
-                        runtime_imports(history, env), requests_of(fk, history, env)
-                    ),
-                    "**`nfk8s history -o json`**": [tool("nfk8s"), *history],
-                    "`nfk8s history` (table)": [tool("nfk8s"), "history"],
-                    f"`kubectl get configmaps -l {SELECTOR} -o json`": [
-                        *kubectl,
-                        *("get", "configmaps", "-l", SELECTOR, "-o", "json"),
-                    ],
-                },
-                "status": {
-                    "`python -c pass`": [sys.executable, "-c", "pass"],
-                    "**floor**: runtime deps + the same requests raw": floor_command(
-                        runtime_imports(status, env), requests_of(fk, status, env)
-                    ),
-                    "**`nfk8s status -o json`**": [tool("nfk8s"), *status],
-                    "`nfk8s status` (table)": [tool("nfk8s"), "status"],
-                    "`kubectl get` lease, record, Job by name + `kubectl get pods`": [
-                        "sh",
-                        str(script),
-                    ],
-                },
+            replay = {
+                group: requests_of(fk, [group, "-o", "json"], envs["fake"])
+                for group in ("history", "status")
             }
-            for commands in groups.values():
-                for argv in commands.values():
-                    timed(argv, env)  # warms caches and bytecode, and checks it works
-            samples = {g: {name: [] for name in c} for g, c in groups.items()}
+            counts = {group: len(r) for group, r in replay.items()}
+            groups = {"fake": command_groups(envs["fake"], fake_tmp, replay)}
+            if "real" in backends:
+                rk = stack.enter_context(RealKube(kubeconfig=real_tmp / "kubeconfig", speed=1))
+                seed(_RealSeed(rk), records)
+                envs["real"] = bench_env(rk.kubeconfig, real_tmp / "pycache")
+                groups["real"] = command_groups(envs["real"], real_tmp, replay)
+            for backend in backends:
+                for commands in groups[backend].values():
+                    for argv in commands.values():
+                        timed(argv, envs[backend])  # warms caches and checks it works
+            for backend in backends:
+                samples[backend] = {g: {name: [] for name in c} for g, c in groups[backend].items()}
             for _ in range(runs):
-                for group, commands in groups.items():
-                    for name, argv in commands.items():
-                        samples[group][name].append(timed(argv, env))
-            counts = {
-                "history": len(requests_of(fk, history, env)),
-                "status": len(requests_of(fk, status, env)),
-            }
+                for backend in backends:
+                    for group, commands in groups[backend].items():
+                        for name, argv in commands.items():
+                            samples[backend][group][name].append(timed(argv, envs[backend]))
     sections = []
-    for group, by_name in samples.items():
-        results = {name: median_ms(values) for name, values in by_name.items()}
-        floor = next(v for k, v in results.items() if k.startswith("**floor**"))
-        kubectl_ms = next(v for k, v in results.items() if "kubectl" in k)
-        rows = [
-            [name, f"{ms:.0f}", ratio(ms, floor), ratio(ms, kubectl_ms)]
-            for name, ms in results.items()
-        ]
+    for group in ("history", "status"):
+        medians = {
+            b: {name: median_ms(v) for name, v in samples[b][group].items()} for b in backends
+        }
+        floor = {
+            b: next(v for k, v in medians[b].items() if k.startswith("**floor**")) for b in backends
+        }
+        kube = {b: next(v for k, v in medians[b].items() if "kubectl" in k) for b in backends}
+        header = ["command", "fake ms", "vs floor", "vs kubectl"]
+        if "real" in backends:
+            header += ["real ms", "vs floor", "vs kubectl"]
+        rows = []
+        for name in medians["fake"]:
+            row = [name]
+            for b in backends:
+                ms = medians[b][name]
+                row += [f"{ms:.0f}", ratio(ms, floor[b]), ratio(ms, kube[b])]
+            rows.append(row)
         what = (
             f"over {records:,} records"
             if group == "history"
             else "of the active run (3 tasks running)"
         )
+        notes = [f"`nfk8s {group} -o json` makes {counts[group]} GET requests."]
+        if "real" in backends:
+            notes.append(
+                "fake: `tests/fakekube`; real: kube-apiserver v1.37.2 with etcd "
+                "(`tests/realkube`), over TLS as a restricted user, same records."
+            )
         sections.append(
             Section(
                 f"`{group}` {what}, median of {runs} interleaved runs",
-                ["command", "median ms", "vs floor", "vs kubectl"],
+                header,
                 rows,
-                [f"`nfk8s {group} -o json` makes {counts[group]} GET requests."],
+                notes,
             )
         )
     return sections
+
+
+class _RealSeed:
+    """The real control plane with the attributes the seeding helpers use."""
+
+    def __init__(self, rk: Any) -> None:
+        self.rk = rk
+        self.api = rk.admin
+        self.namespace = rk.namespace
+        self.kubeconfig = rk.kubeconfig
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0, **kw: Any) -> Any:
+        return self.rk.wait_for(predicate, timeout=max(timeout * 4, 60.0), **kw)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@
 
 Each figure is the median of ``--runs`` runs (default 5; ``--quick`` takes 3 and shorter
 runs, for a look rather than a result). Everything runs against the fake API server in
-this process; nothing needs a cluster. Progress goes to stderr, the document to stdout.
+this process and, when its binaries are built, the real control plane of ``tests/realkube``;
+nothing needs a cluster. Progress goes to stderr, the document to stdout.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def main() -> None:
         sys.stderr.write(f"  {name}: {time.perf_counter() - t:.0f} s\n")
     total = time.perf_counter() - started
 
-    print(f"Measured on {machine()}, against the fake API server (`tests/fakekube`).")
+    print(
+        f"Measured on {machine()}, against the fake API server (`tests/fakekube`) and, where "
+        "a table has a real column, kube-apiserver v1.37.2 (`tests/realkube`) in the same run."
+    )
     print(
         f"Medians of {runs} runs{' (quick mode)' if args.quick else ''}; "
         f"{total / 60:.1f} minutes in all. "
