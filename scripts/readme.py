@@ -100,6 +100,10 @@ def schema_md() -> str:
         out.append(f"| `{name}` | {_type(prop)} | {_cell(prop.get('description', ''))} |")
         for sub, sub_prop in (prop.get("properties") or {}).items():
             out.append(f"| `{name}.{sub}` | {_type(sub_prop)} | {_cell(sub_prop['description'])} |")
+        for sub, sub_prop in ((prop.get("items") or {}).get("properties") or {}).items():
+            out.append(
+                f"| `{name}[].{sub}` | {_type(sub_prop)} | {_cell(sub_prop['description'])} |"
+            )
         extra = prop.get("additionalProperties")
         if isinstance(extra, dict):
             for sub, sub_prop in extra.get("properties", {}).items():

@@ -203,6 +203,7 @@ def _fail(message: str, hint: str | None, code: int) -> NoReturn:
 def _errors() -> Iterator[None]:
     """Turn nfk8s errors into a one-line message and the exit code of the table."""
     from nfk8s.errors import ExitCode, Nfk8sError
+    from nfk8s.redact import scrub
 
     try:
         yield
@@ -215,9 +216,10 @@ def _errors() -> Iterator[None]:
         if _globals.verbose:
             import traceback
 
-            sys.stderr.write("".join(traceback.format_exception(exc)))
+            # Frames and messages can quote a request header or a key: scrub them all.
+            sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
         _fail(
-            f"internal error: {type(exc).__name__}: {exc}",
+            scrub(f"internal error: {type(exc).__name__}: {exc}"),
             "this is a bug in nfk8s: rerun with -v for the traceback and report it",
             int(ExitCode.INTERNAL_ERROR),
         )
@@ -325,6 +327,15 @@ def run(
             "--config", "-c", metavar="FILE", help="Extra Nextflow config file (repeatable)."
         ),
     ] = None,
+    secret_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret-param",
+            metavar="KEY",
+            help="Keep this parameter's value out of the run record and logs (a name or glob, "
+            "e.g. db_host or 'aws.*'; repeatable).",
+        ),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Resume from Nextflow's cache of earlier runs.")
     ] = False,
@@ -402,11 +413,16 @@ def run(
             params=param or [],
             params_file=params_file,
             configs=config or [],
+            secret_params=secret_param or [],
             resume=resume,
             name=name,
             timeout=timeout,
             settings=settings,
         )
+        from nfk8s.redact import remember
+
+        # Kept out of every message from here on, whatever fails.
+        remember(*_secret_values(spec))
         wait_seconds = _wait_lock_seconds(wait_lock)
         fmt = output or (Output.yaml if dry_run else Output.table)
         if dry_run:
@@ -453,6 +469,7 @@ def _build_spec(
     params: list[str],
     params_file: Path | None,
     configs: list[Path],
+    secret_params: list[str],
     resume: bool,
     name: str | None,
     timeout: str | None,
@@ -468,6 +485,9 @@ def _build_spec(
         values = inputs.load_params_file(params_file)
     for item in params:
         values = inputs.merge_params(values, inputs.parse_param(item))
+    globs = settings.secret_param_globs
+    for item in secret_params:
+        globs += inputs.split_globs(item)
     local = inputs.validate_pipeline(pipeline)
     files = inputs.read_local_pipeline(Path(pipeline)) if local else None
     config_files = [(p.name, inputs.read_config_file(p)) for p in configs]
@@ -489,7 +509,26 @@ def _build_spec(
         local_pipeline=files,
         submitted_by=os.environ.get("NFK8S_SUBMITTED_BY") or user,
         ci_actor=actor,
+        secret_params=globs,
     )
+
+
+def _secret_values(spec: Any) -> list[str]:
+    """The values of a run's params and config files that the record hides."""
+    from nfk8s.redact import config_secret_values, hidden_values, redact_params
+
+    values = hidden_values(spec.params, redact_params(spec.params, spec.secret_params))
+    for _name, text in spec.config_files:
+        values += config_secret_values(text, spec.secret_params)
+    return values
+
+
+def _mask_in_ci(values: list[str], out: Any = None) -> None:
+    """On GitHub Actions, have the runner mask these values in the job log from now on."""
+    from nfk8s import render
+
+    if values and render.is_github_actions():
+        render.github_masks(values, out or sys.stdout)
 
 
 def _dry_run(spec: Any, settings: Settings, fmt: Output) -> None:
@@ -560,6 +599,8 @@ def _run_and_follow(
     out = sys.stderr if fmt is not Output.table else None
     printer = render.PlainFollower(messages, out, timestamps=timestamps, ticker=False)
     run_id: str | None = None
+    # Before anything can print them: nf-core pipelines print their params in the log.
+    _mask_in_ci(_secret_values(spec), out)
     with _sigterm_as_interrupt():
         try:
             result = runs.submit(
@@ -759,6 +800,7 @@ def logs(
         settings = load_settings(_overrides(context, namespace, kubeconfig))
         kube = _connect(settings)
         run_id = runs.resolve_run(kube, run_id, lock_name=settings.lock_name)
+        _mask_run_in_ci(kube, run_id)
         if not follow:
             _print_logs(kube, run_id, start, timestamps=timestamps, tasks=tasks, process=process)
             return
@@ -778,6 +820,28 @@ def logs(
             process=process,
         )
     raise typer.Exit(runs.exit_code_for(record))
+
+
+def _mask_run_in_ci(kube: Kube, run_id: str) -> None:
+    """On GitHub Actions, mask the run's hidden values before printing its log.
+
+    A step of its own (``logs -f`` after ``run --detach``) may run in another job, where the
+    submitting step's masks do not apply: read the values back from the run's Secret.
+    """
+    from nfk8s import render, runs
+    from nfk8s.errors import ClusterError
+
+    if not render.is_github_actions():
+        return
+    try:
+        values = runs.run_secret_values(kube, run_id)
+    except ClusterError as exc:
+        _messages().warn(
+            f"cannot read run {run_id}'s Secret to mask its secret values in this log "
+            f"({exc.message.split(':')[0]})"
+        )
+        return
+    _mask_in_ci(values)
 
 
 def _print_logs(

@@ -79,7 +79,7 @@ USER_PERMISSIONS: tuple[Permission, ...] = (
     # get: a create whose answer was lost is checked by reading the object back; delete:
     # OwnerReferencesPermissionEnforcement lets only a user who may delete an object set its
     # ownerReferences (the record owns the Secret, so pruning the record removes it).
-    *_perms(SECRETS, "create get delete", "parameters that look like credentials"),
+    *_perms(SECRETS, "create get delete", "the params and -c files of a run"),
     *_perms(JOBS, "get list watch create delete", "the Nextflow driver Job"),
     *_perms(PODS, "get list watch delete", "following and cancelling runs"),
     *_perms(PODS, "get", "driver and task logs", "log"),

@@ -141,23 +141,27 @@ def parse_param(text: str) -> dict[str, Any]:
 
     The value is JSON when it parses as JSON (numbers, booleans, null, arrays, objects, or
     a quoted string to force a string), else the literal text. Dotted keys nest like
-    Nextflow's ``--a.b=1``; ``\\.`` keeps a literal dot.
+    Nextflow's ``--a.b=1``; ``\\.`` keeps a literal dot. Messages name the key, never the
+    value: it may be a password.
     """
     key, sep, raw = text.partition("=")
     if not sep:
+        # Without '=' there is no telling key from value: show neither.
         raise BadInput(
-            f"invalid parameter {text!r}: no '=' between key and value", hint=_PARAM_HINT
+            f"invalid parameter: no '=' between key and value in a -p of {len(text)} characters",
+            hint=_PARAM_HINT,
         )
+    shown = repr(key)
     if not key:
-        raise BadInput(f"invalid parameter {text!r}: the key is empty", hint=_PARAM_HINT)
+        raise BadInput("invalid parameter: the key is empty", hint=_PARAM_HINT)
     if any(ch.isspace() for ch in key):
-        raise BadInput(f"invalid parameter {text!r}: the key has whitespace", hint=_PARAM_HINT)
+        raise BadInput(f"invalid parameter {shown}: the key has whitespace", hint=_PARAM_HINT)
     parts = [part.replace("\\.", ".") for part in _DOT_NOT_ESCAPED.split(key)]
     if any(not part for part in parts):
-        raise BadInput(
-            f"invalid parameter {text!r}: empty name between dots in {key!r}", hint=_PARAM_HINT
-        )
+        raise BadInput(f"invalid parameter {shown}: empty name between dots", hint=_PARAM_HINT)
     value: Any = _param_value(raw)
+    check_param_value(value, where=f"parameter {shown}")
+    _check_text(key, where=f"parameter {shown}", what="key")
     for part in reversed(parts):
         value = {part: value}
     return value
@@ -171,6 +175,54 @@ def _param_value(raw: str) -> Any:
         return json.loads(raw, parse_constant=reject_constant)
     except ValueError:
         return raw
+    except RecursionError:
+        return raw
+
+
+def check_param_value(value: Any, *, where: str, path: str = "") -> None:
+    """Refuse what Nextflow cannot read back: non-finite numbers and lone surrogates.
+
+    ``json.loads`` turns ``1e400`` into infinity (written back as ``Infinity``, which is
+    not JSON) and ``"\\ud800"`` into a string no UTF-8 encoder accepts.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(
+            f"invalid {where}{path}: the number is out of range (not finite)",
+            hint="quote it to pass it as text, e.g. -p 'v=\"1e400\"', or use a smaller number",
+        )
+    if isinstance(value, str):
+        _check_text(value, where=f"{where}{path}", what="value")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key), where=f"{where}{path}", what="key")
+            check_param_value(item, where=where, path=f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_param_value(item, where=where, path=f"{path}[{index}]")
+
+
+def _check_text(text: str, *, where: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(
+            f"invalid {where}: the {what} is not valid Unicode (a lone surrogate or bytes "
+            "that are not UTF-8)",
+            hint="pass UTF-8 text; in JSON, write characters outside the BMP as a "
+            "surrogate pair or as themselves",
+        ) from None
+
+
+def split_globs(text: str) -> tuple[str, ...]:
+    """``"a, b.*"`` → ``("a", "b.*")``: parameter name globs for ``--secret-param``."""
+    globs = tuple(part.strip() for part in text.split(",") if part.strip())
+    for glob in globs:
+        if any(ch.isspace() or ord(ch) < 0x20 for ch in glob):
+            raise BadInput(
+                f"invalid parameter name glob {glob!r}: it has whitespace",
+                hint="use names and globs such as db_host, *_url or aws.*, comma-separated",
+            )
+    return globs
 
 
 def merge_params(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +275,12 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
         raise BadInput(
             f"params file {str(path)!r} holds a {type(data).__name__}, not a mapping", hint=hint
         )
-    return _json_safe(data)
+    safe = _json_safe(data)
+    for key, item in safe.items():
+        where = f"params file {str(path)!r}, key {key!r}"
+        _check_text(key, where=where, what="key")
+        check_param_value(item, where=where)
+    return safe
 
 
 def _json_safe(value: Any) -> Any:
@@ -236,8 +293,6 @@ def _json_safe(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     return value
 
 

@@ -8,6 +8,7 @@ and in-cluster loading, exec/OIDC auth plugins, TLS and the connection pool.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import os
@@ -32,6 +33,7 @@ from nfk8s.errors import (
     Unauthorized,
     Unreachable,
 )
+from nfk8s.redact import remember, scrub
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -124,6 +126,48 @@ class RetryPolicy:
         return backoff * (0.5 + random.random() / 2)
 
 
+# Characters no HTTP header value may hold (RFC 9110): a token with one cannot be sent.
+_BAD_HEADER_CHARS = frozenset(chr(c) for c in [*range(0x20), 0x7F]) - {"\t"}
+
+
+def _tidy_credentials(configuration: Any, where: str) -> None:
+    """Strip whitespace around tokens, as client-go does, and remember them for scrubbing.
+
+    A token file written by ``echo`` ends with a newline, which urllib3 refuses to put in
+    a header, with the token in the message. The client's refresh hook rewrites the token
+    before every request, so the stripping wraps it.
+    """
+    hook = configuration.refresh_api_key_hook
+
+    def tidy(conf: Any) -> None:
+        if hook is not None:
+            hook(conf)
+            # The client's hook installs itself again each time it runs: stay in front.
+            conf.refresh_api_key_hook = tidy
+        for name, value in list(conf.api_key.items()):
+            if isinstance(value, str):
+                # "Bearer  <token>\n": the token itself is what gets stripped.
+                scheme, _, token = value.strip().partition(" ")
+                token = token.strip()
+                conf.api_key[name] = f"{scheme} {token}" if token else scheme
+                remember(token or scheme)
+
+    configuration.refresh_api_key_hook = tidy
+    tidy(configuration)
+    remember(configuration.password)
+    for value in configuration.api_key.values():
+        if isinstance(value, str) and any(ch in _BAD_HEADER_CHARS for ch in value):
+            raise BadInput(
+                f"the token of {where} has a line break or control character inside it",
+                hint="fix the token (or tokenFile) in the kubeconfig, e.g. with "
+                "`kubectl config set-credentials`",
+            )
+    for path in (configuration.key_file, configuration.cert_file):
+        if path:
+            with contextlib.suppress(OSError):
+                remember(Path(path).read_text(encoding="utf-8", errors="replace"))
+
+
 def _is_in_cluster() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_NAMESPACE_FILE.exists()
 
@@ -178,6 +222,7 @@ class Kube:
             )
         if not existing and not target.context and _is_in_cluster():
             config.load_incluster_config(client_configuration=configuration)
+            _tidy_credentials(configuration, "the in-cluster ServiceAccount")
             namespace = target.namespace or IN_CLUSTER_NAMESPACE_FILE.read_text().strip()
             return cls(client.ApiClient(configuration), namespace, context=None)
         if not existing:
@@ -207,18 +252,23 @@ class Kube:
                 f"kubeconfig {kubeconfig} has no current context",
                 hint="pass --context or run `kubectl config use-context NAME`",
             )
+        from nfk8s import credfiles
+
         try:
             config.load_kube_config(
                 config_file=kubeconfig,
                 context=active["name"],
                 client_configuration=configuration,
                 persist_config=False,
+                # client-key-data is written to a file for OpenSSL: never the shared /tmp.
+                temp_file_path=str(credfiles.private_dir()),
             )
         except malformed as exc:
             raise BadInput(
-                f"cannot use context {active['name']!r}: {_first_line(exc)}",
+                f"cannot use context {active['name']!r}: {scrub(_first_line(exc))}",
                 hint="check it with `kubectl config view --minify`",
             ) from None
+        _tidy_credentials(configuration, f"context {active['name']!r}")
         ctx = active.get("context") or {}
         namespace = target.namespace or ctx.get("namespace") or "default"
         return cls(

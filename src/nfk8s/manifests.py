@@ -21,7 +21,6 @@ from nfk8s.models import (
     RunRecord,
     RunSpec,
     format_micro_time,
-    has_secret_params,
     redact_params,
 )
 from nfk8s.nextflow import (
@@ -291,7 +290,10 @@ def build_record(
     *,
     namespace: str | None = None,
 ) -> dict[str, Any]:
-    """The run's ConfigMap: history (``run.json``) plus everything the driver mounts.
+    """The run's ConfigMap: history (``run.json``), ``nextflow.config`` and an uploaded pipeline.
+
+    Params and ``-c`` files are never here: they go in the run's Secret
+    (``build_params_secret``), as either may hold credentials whatever their names.
 
     ``namespace`` (default ``record.namespace``) is where Nextflow creates task pods;
     ``files`` adds (or replaces) data entries by key. Raises ``BadInput`` when the result
@@ -311,10 +313,6 @@ def build_record(
         work_dir=work_dir(mount),
         run_id=spec.run_id,
     )
-    if spec.params and not has_secret_params(spec.params):
-        data[PARAMS_JSON] = render_params_json(spec)
-    for index, (_name, text) in enumerate(spec.config_files, start=1):
-        data[user_config_key(index)] = text
     binary: dict[str, str] = {}
     entries = _pipeline_entries(spec)
     if spec.local_pipeline is not None:
@@ -398,28 +396,56 @@ def pipeline_too_large(size: int, *, what: str = "local pipeline") -> BadInput:
 # -- the params Secret ------------------------------------------------------------------
 
 
+def needs_secret(spec: RunSpec) -> bool:
+    """Whether the run has params or ``-c`` files, which travel in its Secret."""
+    return bool(spec.params) or bool(spec.config_files)
+
+
 def build_params_secret(
     spec: RunSpec, *, record_uid: str | None = None, namespace: str | None = None
 ) -> dict[str, Any] | None:
-    """A Secret with the full ``params.json``, only when some param looks like a credential.
+    """The run's Secret: ``params.json`` and the ``-c`` files, all that the user supplied.
 
-    The record then holds no ``params.json`` and shows those values redacted. With
-    ``record_uid`` the Secret is owned by the record, so pruning the record removes it.
+    Every param goes here, not only the secret-looking ones: a name list always misses one,
+    and the driver then reads all params from one place. The record keeps a redacted copy
+    of the params and the config files' names and sizes. With ``record_uid`` the Secret is
+    owned by the record, so pruning the record removes it.
     """
-    if not has_secret_params(spec.params):
+    if not needs_secret(spec):
         return None
     metadata = _metadata(secret_name(spec.run_id), namespace, labels=_run_labels(spec.run_id))
     if record_uid:
         metadata["ownerReferences"] = [_owner_reference(spec.run_id, record_uid)]
-    encoded = base64.b64encode(render_params_json(spec).encode("utf-8")).decode("ascii")
+    files: dict[str, str] = {}
+    if spec.params:
+        files[PARAMS_JSON] = render_params_json(spec)
+    for index, (_name, text) in enumerate(spec.config_files, start=1):
+        files[user_config_key(index)] = text
+    size = sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in files.items())
+    if size > MAX_RECORD_BYTES:
+        raise BadInput(
+            f"the run's config files and params are {math.ceil(size / 1024)} KiB; a Secret "
+            f"holds at most ~{MAX_RECORD_BYTES // 1024} KiB",
+            hint="move large values into files the pipeline reads (e.g. on the work volume)",
+        )
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": metadata,
         "type": "Opaque",
         "immutable": True,
-        "data": {PARAMS_JSON: encoded},
+        "data": {
+            key: base64.b64encode(text.encode("utf-8")).decode("ascii")
+            for key, text in files.items()
+        },
     }
+
+
+def secret_items(spec: RunSpec) -> list[dict[str, str]]:
+    """The Secret's keys the driver sees under SECRET_MOUNT."""
+    keys = [PARAMS_JSON] if spec.params else []
+    keys += [user_config_key(i) for i in range(1, len(spec.config_files) + 1)]
+    return [{"key": key, "path": key} for key in keys]
 
 
 def _owner_reference(run_id: str, record_uid: str) -> dict[str, Any]:
@@ -442,10 +468,6 @@ _EXECUTABLE = 0o755
 def _record_items(spec: RunSpec) -> list[dict[str, Any]]:
     """What of the record the driver sees under CONFIG_MOUNT (never run.json)."""
     items: list[dict[str, Any]] = [{"key": NEXTFLOW_CONFIG, "path": NEXTFLOW_CONFIG}]
-    if spec.params and not has_secret_params(spec.params):
-        items.append({"key": PARAMS_JSON, "path": PARAMS_JSON})
-    for index in range(1, len(spec.config_files) + 1):
-        items.append({"key": user_config_key(index), "path": user_config_key(index)})
     for key, path in _pipeline_entries(spec):
         item: dict[str, Any] = {"key": key, "path": f"pipeline/{path}"}
         if path.startswith("bin/"):
@@ -459,13 +481,9 @@ def driver_paths(spec: RunSpec, settings: Settings) -> dict[str, Any]:
     """Where the driver finds its inputs: the arguments ``driver_argv`` needs."""
     config_paths = [f"{CONFIG_MOUNT}/{NEXTFLOW_CONFIG}"]
     config_paths += [
-        f"{CONFIG_MOUNT}/{user_config_key(i)}" for i in range(1, len(spec.config_files) + 1)
+        f"{SECRET_MOUNT}/{user_config_key(i)}" for i in range(1, len(spec.config_files) + 1)
     ]
-    params_path: str | None = None
-    if has_secret_params(spec.params):
-        params_path = f"{SECRET_MOUNT}/{PARAMS_JSON}"
-    elif spec.params:
-        params_path = f"{CONFIG_MOUNT}/{PARAMS_JSON}"
+    params_path = f"{SECRET_MOUNT}/{PARAMS_JSON}" if spec.params else None
     pipeline_path = None
     if spec.local_pipeline is not None:
         pipeline_path = staged_pipeline_dir(settings.work_mount_path, spec.local_pipeline)
@@ -498,14 +516,14 @@ def build_job(
             "configMap": {"name": record_name(spec.run_id), "items": _record_items(spec)},
         },
     ]
-    if has_secret_params(spec.params):
+    if needs_secret(spec):
         mounts.append({"name": "params", "mountPath": SECRET_MOUNT, "readOnly": True})
         volumes.append(
             {
                 "name": "params",
                 "secret": {
                     "secretName": secret_name(spec.run_id),
-                    "items": [{"key": PARAMS_JSON, "path": PARAMS_JSON}],
+                    "items": secret_items(spec),
                 },
             }
         )

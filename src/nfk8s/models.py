@@ -14,16 +14,25 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = 1
-REDACTED = "***"
+from nfk8s.redact import REDACTED, has_secret_params, looks_secret, redact_params
 
-# Substrings of parameter names whose values must never reach the record or a log.
-# "auth" must end the word (case-sensitively, for camelCase) so "author" is not a secret.
-_SECRET_KEY = re.compile(
-    r"password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?"
-    r"|auth(?:ori[sz]ation|entication)?(?!(?-i:[a-z]))",
-    re.IGNORECASE,
-)
+__all__ = [
+    "REDACTED",
+    "SCHEMA_VERSION",
+    "ConfigFileInfo",
+    "ProcessCounts",
+    "RunRecord",
+    "RunSpec",
+    "RunStatus",
+    "format_micro_time",
+    "format_time",
+    "has_secret_params",
+    "looks_secret",
+    "parse_time",
+    "redact_params",
+]
+
+SCHEMA_VERSION = 1
 
 
 class RunStatus(StrEnum):
@@ -109,6 +118,8 @@ class RunSpec:
     ``pipeline`` is a remote project (``nf-core/rnaseq``, a git URL) or, for a local
     directory, its absolute path; ``local_pipeline`` then holds its files (relative POSIX
     path to content). ``config_files`` are the user's ``-c`` files as (name, text).
+    ``secret_params`` are globs of parameter names to keep out of the record besides the
+    ones that look secret (``--secret-param``, the ``secret_params`` setting).
     """
 
     run_id: str
@@ -124,10 +135,32 @@ class RunSpec:
     local_pipeline: dict[str, bytes] | None = None
     submitted_by: str = ""
     ci_actor: str | None = None
+    secret_params: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
         return self.local_pipeline is not None
+
+
+@dataclass(frozen=True)
+class ConfigFileInfo:
+    """A ``-c`` file as the record shows it: its name and size, never its text."""
+
+    name: str
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes}
+
+    @classmethod
+    def list_from_json(cls, data: object) -> list[ConfigFileInfo]:
+        if not isinstance(data, list):
+            return []
+        return [
+            cls(name=_str(item.get("name")) or "", bytes=_int(item.get("bytes")))
+            for item in data
+            if isinstance(item, Mapping)
+        ]
 
 
 @dataclass
@@ -155,6 +188,8 @@ class RunRecord:
     processes: dict[str, ProcessCounts] = field(default_factory=dict)
     timeout_seconds: int | None = None
     nfk8s_version: str = ""
+    # The -c files by name and size; their text travels only in the run's Secret.
+    config_files: list[ConfigFileInfo] = field(default_factory=list)
     # Keys written by a newer nfk8s: kept so that rewriting the record loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -203,6 +238,7 @@ class RunRecord:
                 "processes": {name: c.to_json() for name, c in self.processes.items()},
                 "timeoutSeconds": self.timeout_seconds,
                 "nfk8sVersion": self.nfk8s_version,
+                "configFiles": [c.to_json() for c in self.config_files],
             }
         )
         return data
@@ -237,6 +273,7 @@ class RunRecord:
             processes={str(k): ProcessCounts.from_json(v) for k, v in processes.items()},
             timeout_seconds=_int_or_none(data.get("timeoutSeconds")),
             nfk8s_version=_str(data.get("nfk8sVersion")) or "",
+            config_files=ConfigFileInfo.list_from_json(data.get("configFiles")),
             extra={k: v for k, v in data.items() if k not in _RECORD_KEYS},
         )
 
@@ -264,42 +301,9 @@ _RECORD_KEYS = frozenset(
         "processes",
         "timeoutSeconds",
         "nfk8sVersion",
+        "configFiles",
     }
 )
-
-
-def looks_secret(key: str) -> bool:
-    """Whether a parameter name suggests its value is a credential."""
-    return bool(_SECRET_KEY.search(key))
-
-
-def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy with the values of secret-looking keys replaced by ``***``, at any depth."""
-    return {
-        str(key): REDACTED if looks_secret(str(key)) else _redact_value(value)
-        for key, value in params.items()
-    }
-
-
-def has_secret_params(params: Mapping[str, Any]) -> bool:
-    """Whether any key, at any depth, looks like a credential."""
-    return any(looks_secret(str(key)) or _has_secret_value(value) for key, value in params.items())
-
-
-def _has_secret_value(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return has_secret_params(value)
-    if isinstance(value, list):
-        return any(_has_secret_value(item) for item in value)
-    return False
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return redact_params(value)
-    if isinstance(value, list):
-        return [_redact_value(item) for item in value]
-    return value
 
 
 def format_time(value: datetime | None) -> str | None:

@@ -24,6 +24,7 @@ from nfk8s.manifests import (
 )
 from nfk8s.models import (
     REDACTED,
+    ConfigFileInfo,
     RunRecord,
     RunSpec,
     RunStatus,
@@ -54,7 +55,7 @@ def new_record(spec: RunSpec, *, namespace: str, submitted_at: datetime) -> RunR
         pipeline=spec.pipeline,
         revision=spec.revision,
         profile=spec.profile,
-        params=redact_params(spec.params),
+        params=redact_params(spec.params, spec.secret_params),
         resume=spec.resume,
         namespace=namespace,
         submitted_by=spec.submitted_by,
@@ -64,6 +65,10 @@ def new_record(spec: RunSpec, *, namespace: str, submitted_at: datetime) -> RunR
         job_name=job_name(spec.run_id),
         timeout_seconds=spec.timeout_seconds,
         nfk8s_version=__version__,
+        config_files=[
+            ConfigFileInfo(name=name, bytes=len(text.encode("utf-8")))
+            for name, text in spec.config_files
+        ],
     )
 
 
@@ -94,6 +99,8 @@ def record_from_configmap(cm: Mapping[str, Any]) -> RunRecord:
         fallback.reason = f"{RUN_JSON} holds a {type(data).__name__}, not an object"
         return fallback
     record = RunRecord.from_json(data)
+    # Records written before a key was known to be secret may hold its value: never show it.
+    record.params = redact_params(record.params)
     # The ConfigMap's name is authoritative: a hand-edited runId must not redirect updates.
     record.run_id = run_id or record.run_id
     record.namespace = record.namespace or fallback.namespace

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Self
 
 from nfk8s.models import ProcessCounts, RunRecord, format_time
 from nfk8s.nextflow import strip_ansi
+from nfk8s.redact import scrub
 from nfk8s.runs import (
     Attaching,
     DriverLog,
@@ -74,12 +75,13 @@ class Messages:
         self._write(text)
 
     def warn(self, text: str) -> None:
-        self._write(self._paint("warning:", "33") + " " + text)
+        self._write(self._paint("warning:", "33") + " " + scrub(text))
 
     def error(self, message: str, hint: str | None = None) -> None:
-        self._write(self._paint("error:", "1;31") + " " + message)
+        # The last line of defence: no error may show a token, a key or a secret param.
+        self._write(self._paint("error:", "1;31") + " " + scrub(message))
         if hint:
-            self._write(self._paint("hint:", "36") + " " + hint)
+            self._write(self._paint("hint:", "36") + " " + scrub(hint))
 
 
 # -- following a run -----------------------------------------------------------------
@@ -711,6 +713,19 @@ def _rows_that_fit(
 
 def is_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def github_masks(values: Iterable[str], out: IO[str]) -> None:
+    """``::add-mask::`` for each value and each line of a multi-line one.
+
+    The runner then prints ``***`` for them in the rest of the job's log, whichever process
+    prints them (the driver's log, a task's, a later step's).
+    """
+    from nfk8s.redact import mask_values
+
+    for value in mask_values(values):
+        out.write(f"::add-mask::{_command_value(value)}\n")
+    out.flush()
 
 
 def plain_wanted(*, plain: bool, no_color: bool) -> bool:

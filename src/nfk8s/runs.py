@@ -6,6 +6,7 @@ They return data and report progress through an ``on_event`` callback; they neve
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import threading
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nfk8s import lock, manifests, models, records
+from nfk8s import lock, manifests, models, records, redact
 from nfk8s.errors import (
     ClusterError,
     Conflict,
@@ -257,6 +258,33 @@ def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> tuple[RunRecord
             )
         raise
     return replace(draft.run, job_uid=job["metadata"]["uid"]), job
+
+
+def run_secret_values(kube: Kube, run_id: str) -> list[str]:
+    """The values a run's record hides, read back from its Secret (none if it has none)."""
+    import base64
+
+    found = read_record(kube, run_id)
+    secret = kube.get(SECRETS, manifests.secret_name(run_id))
+    if found is None or secret is None:
+        return []
+    record, _ = found
+    values: list[str] = []
+    for key, encoded in (secret.get("data") or {}).items():
+        try:
+            text = base64.b64decode(encoded).decode("utf-8")
+        except ValueError:
+            continue
+        if key == manifests.PARAMS_JSON:
+            try:
+                params = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(params, dict):
+                values += redact.hidden_values(params, record.params)
+        else:
+            values += redact.config_secret_values(text)
+    return values
 
 
 def wait_for_lock_change(kube: Kube, state: lock.LockState, deadline: float) -> None:

@@ -21,7 +21,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nfk8s.errors import BadInput
-from nfk8s.inputs import parse_duration, parse_quantity_cpu, parse_quantity_memory
+from nfk8s.inputs import parse_duration, parse_quantity_cpu, parse_quantity_memory, split_globs
 from nfk8s.paths import CONFIG_ENV, config_file_path
 
 ENV_PREFIX = "NFK8S_"
@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     """Timeout of a run without `--timeout` (a duration); none by default."""
     cancel_grace_seconds: int = 120
     """Seconds Nextflow gets to stop its tasks on `cancel` (a duration)."""
+    secret_params: str | None = None
+    """Globs of params kept out of the run record besides secret-looking ones (`db_*,aws.*`)."""
 
     @classmethod
     def settings_customise_sources(
@@ -172,6 +174,18 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
             return None
         return int(_check(parse_duration, _duration_input(value), what="duration"))
+
+    @field_validator("secret_params", mode="before")
+    @classmethod
+    def _secret_params(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        globs = _check(split_globs, str(value))
+        return ",".join(globs) or None
+
+    @property
+    def secret_param_globs(self) -> tuple[str, ...]:
+        return split_globs(self.secret_params or "")
 
     @field_validator("history_limit", mode="before")
     @classmethod

@@ -1,7 +1,7 @@
 """A checker for the subset of JSON Schema that docs/run-record.schema.json uses.
 
 ``jsonschema`` is not a dependency; this covers type, const, enum, pattern, maxLength,
-minimum, format date-time, required, properties and additionalProperties, and refuses any
+minimum, format date-time, required, properties, additionalProperties and items, and refuses any
 other keyword so the schema cannot silently outgrow it.
 """
 
@@ -24,6 +24,7 @@ KNOWN = {
     "required",
     "properties",
     "additionalProperties",
+    "items",
 }
 TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -62,6 +63,9 @@ def errors(schema: dict[str, Any], value: Any, path: str = "$") -> list[str]:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and "minimum" in schema and value < schema["minimum"]:
         out.append(f"{path}: {value} is below {schema['minimum']}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            out += errors(schema["items"], item, f"{path}[{index}]")
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:

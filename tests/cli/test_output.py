@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nfk8s.models import ProcessCounts, RunRecord, RunStatus
+from nfk8s.models import ConfigFileInfo, ProcessCounts, RunRecord, RunStatus
 from tests.cli.schema import errors
 from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
 
@@ -68,6 +68,7 @@ def test_run_record_json_is_pinned_by_a_golden_file():
         },
         timeout_seconds=21600,
         nfk8s_version="0.1.0",
+        config_files=[ConfigFileInfo(name="aws.config", bytes=120)],
     )
     data = record.to_json()
     valid_record(data)

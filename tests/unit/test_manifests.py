@@ -272,10 +272,11 @@ def test_record_contents() -> None:
     spec = representative_spec()
     cm = build_record(spec, settings(), record_for(spec))
     data = cm["data"]
-    assert set(data) == {"run.json", "nextflow.config", "params.json", "user-1.config"}
-    assert json.loads(data["params.json"]) == spec.params
-    assert data["user-1.config"] == "process.cpus = 2\n"
+    # Params and -c files travel in the run's Secret: the record holds neither.
+    assert set(data) == {"run.json", "nextflow.config"}
     run = json.loads(data["run.json"])
+    assert run["params"] == spec.params  # nothing secret in the representative params
+    assert "process.cpus" not in data["run.json"]
     assert run["schemaVersion"] == 1
     assert run["runId"] == RUN_ID
     assert run["status"] == "pending"
@@ -321,7 +322,7 @@ def test_record_with_local_pipeline_and_secret_params() -> None:
             assert base64.b64decode(binary[key]) == LOCAL_FILES[path]
         else:
             assert data[key].encode() == LOCAL_FILES[path]
-    assert data["user-1.config"] == "a = 1\n" and data["user-2.config"] == "b = 2\n"
+    assert not {"user-1.config", "user-2.config"} & set(data)
 
 
 def test_record_redacts_params_even_if_the_record_did_not() -> None:
@@ -347,15 +348,15 @@ def test_record_too_large_for_a_local_pipeline() -> None:
     assert info.value.hint == "push it to git and run it by URL"
 
 
-def test_record_too_large_without_a_local_pipeline() -> None:
+def test_secret_too_large_for_its_config_files_and_params() -> None:
     spec = representative_spec(config_files=[("huge.config", "x" * MAX_RECORD_BYTES)])
-    with pytest.raises(BadInput, match="config files and params"):
-        build_record(spec, settings(), record_for(spec))
+    with pytest.raises(BadInput, match="config files and params are 901 KiB; a Secret holds"):
+        build_params_secret(spec)
 
 
-def test_record_too_large_with_a_small_pipeline_and_large_configs() -> None:
+def test_record_too_large_with_a_large_redacted_params_copy_and_a_pipeline() -> None:
     spec = representative_spec(
-        config_files=[("huge.config", "x" * (MAX_RECORD_BYTES - 100))],
+        params={"notes": "x" * (MAX_RECORD_BYTES - 100)},
         local_pipeline={"main.nf": b"x" * 1000},
     )
     with pytest.raises(BadInput, match=r"^local pipeline with its config files and params is"):
@@ -371,9 +372,17 @@ def test_record_rejects_paths_a_volume_cannot_hold() -> None:
 # -- Secret -----------------------------------------------------------------------------
 
 
-def test_no_secret_without_secret_params() -> None:
-    assert build_params_secret(representative_spec()) is None
-    assert build_params_secret(representative_spec(params={})) is None
+def test_no_secret_without_params_or_config_files() -> None:
+    assert build_params_secret(representative_spec(params={}, config_files=[])) is None
+
+
+def test_every_param_and_config_file_goes_in_the_secret() -> None:
+    spec = representative_spec()  # no secret-looking key among its params
+    secret = build_params_secret(spec)
+    assert secret is not None
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert json.loads(data["params.json"]) == spec.params
+    assert data["user-1.config"] == "process.cpus = 2\n"
 
 
 def test_params_secret() -> None:
@@ -445,13 +454,15 @@ def test_job_essentials() -> None:
         "limits": {"cpu": "2", "memory": "4Gi"},
     }
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-    assert set(mounts) == {"/workspace", "/etc/nfk8s"}
+    assert set(mounts) == {"/workspace", "/etc/nfk8s", "/etc/nfk8s-secret"}
     assert mounts["/etc/nfk8s"]["readOnly"] is True
+    assert mounts["/etc/nfk8s-secret"]["readOnly"] is True
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["work"]["persistentVolumeClaim"] == {"claimName": "nfk8s-work"}
     items = volumes["record"]["configMap"]["items"]
-    assert [i["key"] for i in items] == ["nextflow.config", "params.json", "user-1.config"]
-    assert "run.json" not in {i["key"] for i in items}
+    assert [i["key"] for i in items] == ["nextflow.config"]
+    secret_items = volumes["params"]["secret"]["items"]
+    assert [i["key"] for i in secret_items] == ["params.json", "user-1.config"]
 
 
 def test_job_argv_matches_mounted_files() -> None:

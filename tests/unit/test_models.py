@@ -110,6 +110,7 @@ def test_record_json_schema() -> None:
         "processes",
         "timeoutSeconds",
         "nfk8sVersion",
+        "configFiles",
     ]
     assert data["schemaVersion"] == 1
     assert data["submittedAt"] == "2026-11-26T01:53:00Z"
@@ -210,7 +211,21 @@ def test_looks_secret(key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["input", "outdir", "genome", "max_memory", "keys", "api", "pass", "author", "authors"]
+    "key",
+    [
+        "input",
+        "outdir",
+        "genome",
+        "max_memory",
+        "keys",
+        "api",
+        "author",
+        "authors",
+        "tokenizer",
+        "max_tokens",
+        "passage",
+        "compass",
+    ],
 )
 def test_does_not_look_secret(key: str) -> None:
     assert not looks_secret(key)
