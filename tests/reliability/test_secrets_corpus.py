@@ -195,14 +195,14 @@ def test_an_invalid_parameter_is_named_by_its_key_never_its_value(fakekube, invo
     result = invoke("run", "sim/hello", *args)
     assert result.exit_code == 2
     assert VALUE not in result.stdout + result.stderr
-    assert result.stderr.startswith("error: invalid parameter")
+    assert "error: invalid parameter" in result.stderr
     assert fakekube.requests.writes() == []
 
 
 def test_the_key_is_named_in_the_message_about_a_key_with_a_space(invoke):
     result = invoke("run", "sim/hello", "-p", f"db password={VALUE}")
-    assert result.stderr.splitlines()[0] == (
-        "error: invalid parameter 'db password': the key has whitespace"
+    assert "error: invalid parameter 'db password': the key has whitespace" in (
+        result.stderr.splitlines()
     )
 
 
@@ -227,7 +227,7 @@ def _params_file(tmp: Path, name: str, text: str) -> Path:
         ("params.yaml \\ud800", "not valid Unicode"),
     ],
 )
-def test_non_finite_numbers_and_lone_surrogates_exit_2_on_both_routes(
+def test_non_finite_numbers_and_lone_surrogates_are_bad_input_on_both_routes(
     fakekube, invoke, tmp_path, how, problem
 ):
     route, _, value = how.partition(" ")
@@ -242,6 +242,8 @@ def test_non_finite_numbers_and_lone_surrogates_exit_2_on_both_routes(
     fakekube.requests.clear()
     result = invoke("run", "sim/hello", *args)
     assert result.exit_code == 2, result.stderr
-    assert problem in result.stderr.splitlines()[0]
-    assert result.stderr.splitlines()[1].startswith("hint: ")
+    # In-process, stderr may also hold a server thread's noise: read nfk8s's own lines.
+    ours = [line for line in result.stderr.splitlines() if line.startswith(("error:", "hint:"))]
+    assert problem in ours[0] and ours[0].startswith("error: invalid ")
+    assert ours[1].startswith("hint: ")
     assert fakekube.requests.writes() == []
