@@ -41,13 +41,17 @@ class StatusError(Exception):
         *,
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
-        self.reason = reason
+        self.reason = reason  # "" for the few errors kube sends without one
         self.message = message
+        # Like Go's *StatusDetails: None is "no details", {} is "details": {} on the wire.
+        self.has_details = details is not None
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+        self.metadata = dict(metadata or {})  # ListMeta of the Status (410: "continue")
 
 
 class DriverKilled(Exception):

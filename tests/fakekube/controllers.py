@@ -28,7 +28,7 @@ from tests.fakekube.defaults import (
 from tests.fakekube.discovery import RESOURCES
 from tests.fakekube.logs import LogBuffer, LogStore
 from tests.fakekube.selectors import selector_from_match_labels
-from tests.fakekube.store import FOREGROUND_FINALIZER, Store, WatchEvent
+from tests.fakekube.store import FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Store, WatchEvent
 from tests.fakekube.util import Clock, copy_json, parse_time, pod_suffix, rfc3339
 
 NODE_NAME = "fakekube-node"
@@ -544,6 +544,12 @@ class PodWorker(threading.Thread):
         restarts: int,
     ) -> tuple[int, str]:
         ctrl = self.ctrl
+        if not restarts:
+            # Init containers are not played; they count as having run and exited with an
+            # empty log (so their log reads as empty, not "waiting to start").
+            for c in self.pod["spec"].get("initContainers") or []:
+                if ctrl.logs.get(self.uid, c["name"]) is None:
+                    ctrl.logs.buffer(self.uid, c["name"]).close()
         bufs = {}
         for c in containers:
             if restarts:
@@ -900,6 +906,7 @@ class Kubelet:
                 ev.type == "ADDED"
                 and not _is_terminal(pod)
                 and not pod["metadata"].get("deletionTimestamp")
+                and _default_scheduled(pod)
             ):
                 worker = PodWorker(self, copy_json(pod))
                 with self._lock:
@@ -1299,6 +1306,8 @@ class GarbageCollector:
             return
         if ev.type == "ADDED" and meta.get("ownerReferences"):
             self._check_owners(ev.resource, obj)
+        if meta.get("deletionTimestamp") and ORPHAN_FINALIZER in (meta.get("finalizers") or []):
+            self._finish_orphaning(ev.resource, obj)
         if meta.get("deletionTimestamp") and FOREGROUND_FINALIZER in (meta.get("finalizers") or []):
             key = (ev.resource, meta.get("namespace", ""), meta["name"], meta["uid"])
             if key not in self._foreground:
@@ -1307,6 +1316,23 @@ class GarbageCollector:
             self.tick()
         if ev.resource == "namespaces" and meta.get("deletionTimestamp"):
             self._namespaces.add(meta["name"])
+
+    def _finish_orphaning(self, resource: str, obj: dict[str, Any]) -> None:
+        """Orphan propagation: drop the owner's references from its dependents, then the
+        ``orphan`` finalizer (the object goes once no other finalizer holds it)."""
+        meta = obj["metadata"]
+        self.ctrl.store.orphan_dependents(meta["uid"])
+
+        def release(o: dict[str, Any]) -> None:
+            rest = [f for f in o["metadata"].get("finalizers") or [] if f != ORPHAN_FINALIZER]
+            if rest:
+                o["metadata"]["finalizers"] = rest
+            else:
+                o["metadata"].pop("finalizers", None)
+
+        self.ctrl.store.mutate(
+            resource, meta.get("namespace", ""), meta["name"], release, expect_uid=meta["uid"]
+        )
 
     def _check_owners(self, resource: str, obj: dict[str, Any]) -> None:
         store = self.ctrl.store
@@ -1395,6 +1421,17 @@ class GarbageCollector:
         if remaining == 0:
             self._namespaces.discard(ns)
             store.force_remove("namespaces", "", ns)
+
+
+def _default_scheduled(pod: dict[str, Any]) -> bool:
+    """Whether the (one) scheduler takes this pod: pods naming another scheduler stay Pending
+    with no node, as on a cluster where that scheduler does not run."""
+    spec = pod.get("spec") or {}
+    return bool(spec.get("nodeName")) or spec.get("schedulerName") in (
+        None,
+        "",
+        "default-scheduler",
+    )
 
 
 def _resource_of(obj: dict[str, Any]) -> str:

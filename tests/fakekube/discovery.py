@@ -40,6 +40,10 @@ class ResourceType:
     returns_deleted_object: bool = False
     has_generation: bool = False
     field_selectors: tuple[str, ...] = field(default=())
+    # Which field label conversion the type registers, so which message an unsupported field
+    # selector gets: "meta" (the default: metadata.name/namespace only), "core" (core/v1 types
+    # with their own function), "job".
+    field_label_style: str = "meta"
 
     @property
     def api_version(self) -> str:
@@ -68,6 +72,7 @@ RESOURCES: dict[str, ResourceType] = {
             subresources=("status",),
             returns_deleted_object=True,
             field_selectors=("metadata.name", "status.phase"),
+            field_label_style="core",
         ),
         ResourceType(
             "pods",
@@ -90,8 +95,10 @@ RESOURCES: dict[str, ResourceType] = {
                 "spec.hostNetwork",
                 "status.phase",
                 "status.podIP",
+                "status.podIPs",
                 "status.nominatedNodeName",
             ),
+            field_label_style="core",
         ),
         ResourceType(
             "configmaps",
@@ -125,6 +132,7 @@ RESOURCES: dict[str, ResourceType] = {
                 "source",
                 "type",
             ),
+            field_label_style="core",
         ),
         ResourceType(
             "persistentvolumeclaims",
@@ -146,6 +154,7 @@ RESOURCES: dict[str, ResourceType] = {
             "v1",
             namespaced=True,
             field_selectors=(*_COMMON_FIELDS, "type"),
+            field_label_style="core",
         ),
         ResourceType(
             "serviceaccounts",
@@ -177,6 +186,7 @@ RESOURCES: dict[str, ResourceType] = {
             categories=("all",),
             has_generation=True,
             field_selectors=(*_COMMON_FIELDS, "status.successful"),
+            field_label_style="job",
         ),
         ResourceType(
             "selfsubjectaccessreviews",

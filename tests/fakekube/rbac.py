@@ -53,6 +53,11 @@ class Rbac:
             self._rules.append(rule)
         return rule
 
+    def remove(self, rule: DenyRule) -> None:
+        with self._lock:
+            if rule in self._rules:
+                self._rules.remove(rule)
+
     def allow_all(self) -> None:
         with self._lock:
             self._rules.clear()
@@ -79,8 +84,10 @@ class Rbac:
 def forbidden_message(
     verb: str, resource: str, group: str, namespace: str, name: str, subresource: str
 ) -> str:
+    """responsewriters.Forbidden: ``<resource>[.<group>] ["<name>"] is forbidden: User ...``."""
     res = f"{resource}/{subresource}" if subresource else resource
-    who = f'{res} "{name}"' if name else res
+    qualified = f"{resource}.{group}" if group else resource
+    who = f'{qualified} "{name}"' if name else qualified
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     return (
         f'{who} is forbidden: User "{USER}" cannot {verb} resource "{res}" in API group '

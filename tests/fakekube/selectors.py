@@ -11,10 +11,22 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
-QUALIFIED_NAME_MSG = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
-    "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
-    "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_KEY_BODY = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    f"validation is '{_LABEL_KEY_FMT}')"
+)
+QUALIFIED_NAME_MSG = "name part " + _LABEL_KEY_BODY
+LABEL_KEY_MSG = (
+    "a valid label key "
+    + _LABEL_KEY_BODY
+    + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+)
+DNS_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
 LABEL_VALUE_MSG = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
@@ -28,8 +40,28 @@ class SelectorError(ValueError):
     """An unparsable selector; the server answers 400 BadRequest with this message."""
 
 
+def _go_quote(value: str) -> str:
+    """Go's %q of a string (strconv.Quote) for the characters selectors can hold."""
+    out = ['"']
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def qualified_name_errors(key: str) -> list[str]:
-    """Problems with a label/annotation key (``prefix/name``), as apimachinery words them."""
+    """Problems with a label/annotation key (``prefix/name``): apimachinery's ``IsLabelKey``."""
     errs: list[str] = []
     parts = key.split("/")
     if len(parts) == 1:
@@ -38,28 +70,18 @@ def qualified_name_errors(key: str) -> list[str]:
         prefix, name = parts
         if not prefix:
             errs.append("prefix part must be non-empty")
-        elif len(prefix) > 253:
-            errs.append("prefix part must be no more than 253 bytes")
-        elif not _DNS_SUBDOMAIN.match(prefix):
-            errs.append(
-                "prefix part a lowercase RFC 1123 subdomain must consist of lower case "
-                "alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character (e.g. 'example.com', regex used for validation is "
-                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-            )
+        else:
+            if len(prefix) > 253:
+                errs.append("prefix part must be no more than 253 bytes")
+            if not _DNS_SUBDOMAIN.match(prefix):
+                errs.append("prefix part " + DNS_SUBDOMAIN_MSG)
     else:
-        return [
-            "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and "
-            "must start and end with an alphanumeric character (e.g. 'MyName',  or "
-            "'my.name',  or '123-abc', regex used for validation is "
-            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain "
-            "prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+        return [LABEL_KEY_MSG]
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
         errs.append("name part must be no more than 63 bytes")
-    elif not _QUALIFIED_NAME.match(name):
+    if not _QUALIFIED_NAME.match(name):
         errs.append(QUALIFIED_NAME_MSG)
     return errs
 
@@ -115,136 +137,222 @@ class LabelSelector:
         return not self.requirements
 
 
-_TOKEN = re.compile(r"\s*(==|!=|=|\(|\)|,|!|>|<|[^\s=!(),<>]+)")
+# ---------------------------------------------------------------------------- label parser
+# A port of k8s.io/apimachinery/pkg/labels/selector.go (Lexer, Parser, NewRequirement), so
+# invalid selectors get the same messages as from kube-apiserver.
+
+_T_ERROR, _T_END, _T_CLOSE, _T_COMMA, _T_NOT, _T_DEQ, _T_EQ, _T_GT = range(8)
+_T_ID, _T_IN, _T_LT, _T_NEQ, _T_NOTIN, _T_OPEN = range(8, 14)
+_STRING_TO_TOKEN = {
+    ")": _T_CLOSE,
+    ",": _T_COMMA,
+    "!": _T_NOT,
+    "==": _T_DEQ,
+    "=": _T_EQ,
+    ">": _T_GT,
+    "in": _T_IN,
+    "<": _T_LT,
+    "!=": _T_NEQ,
+    "notin": _T_NOTIN,
+    "(": _T_OPEN,
+}
+_SPECIAL = set("=!(),><")
+_WHITESPACE = set(" \t\r\n")
+_BINARY_OPERATORS = "in, notin, =, ==, !=, gt, lt"
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
+def _lex(text: str) -> list[tuple[int, str]]:
+    items: list[tuple[int, str]] = []
     pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            if text[pos:].strip() == "":
-                break
-            raise SelectorError(f"unable to parse requirement: unexpected input {text[pos:]!r}")
-        tok = m.group(1)
-        pos = m.end()
-        out.append(tok)
-    return out
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos >= n:
+            items.append((_T_END, ""))
+            return items
+        if text[pos] in _SPECIAL:
+            buf = ""
+            last: tuple[int, str] | None = None
+            while pos < n and text[pos] in _SPECIAL:
+                buf += text[pos]
+                pos += 1
+                tok = _STRING_TO_TOKEN.get(buf)
+                if tok is not None:
+                    last = (tok, buf)
+                elif last is not None:
+                    pos -= 1
+                    break
+            if last is None:
+                items.append((_T_ERROR, f"error expected: keyword found '{buf}'"))
+            else:
+                items.append(last)
+        else:
+            start = pos
+            while pos < n and text[pos] not in _SPECIAL and text[pos] not in _WHITESPACE:
+                pos += 1
+            word = text[start:pos]
+            items.append((_STRING_TO_TOKEN.get(word, _T_ID), word))
 
 
-def _check_key(key: str) -> None:
-    errs = qualified_name_errors(key)
+def _field_error(path: str, value: str, detail: str) -> str:
+    return f"{path}: Invalid value: {_go_quote(value)}: {detail}"
+
+
+def _aggregate(errors: list[str]) -> str:
+    seen: list[str] = []
+    for e in errors:
+        if e not in seen:
+            seen.append(e)
+    return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
+
+
+def _new_requirement(key: str, op: str, values: list[str]) -> Requirement:
+    errs: list[str] = []
+    if op in ("gt", "lt"):
+        for i, v in enumerate(values):
+            # strconv.ParseInt(v, 10, 64)
+            if not re.fullmatch(r"[+-]?[0-9]+", v) or not -(2**63) <= int(v) < 2**63:
+                errs.append(
+                    _field_error(
+                        f"values[{i}]", v, "for 'Gt', 'Lt' operators, the value must be an integer"
+                    )
+                )
+    for i, v in enumerate(values):
+        verrs = label_value_errors(v)
+        if verrs:
+            errs.append(_field_error(f"values[{i}][{key}]", v, "; ".join(verrs)))
     if errs:
-        raise SelectorError(
-            f'unable to parse requirement: key: Invalid value: "{key}": {"; ".join(errs)}'
-        )
+        raise SelectorError(_aggregate(errs))
+    return Requirement(key, op, tuple(values))
 
 
-def _check_value(value: str, index: int) -> None:
-    errs = label_value_errors(value)
-    if errs:
-        raise SelectorError(
-            f'unable to parse requirement: values[{index}][key]: Invalid value: "{value}": '
-            f"{'; '.join(errs)}"
-        )
+class _LabelParser:
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.pos = 0
 
+    def _look(self, values: bool = True) -> tuple[int, str]:
+        tok, lit = self.items[self.pos]
+        if values and tok in (_T_IN, _T_NOTIN):
+            tok = _T_ID
+        return tok, lit
 
-_OPERATORS = {"=", "==", "!=", "in", "notin", ">", "<"}
+    def _take(self, values: bool = True) -> tuple[int, str]:
+        tok, lit = self._look(values)
+        self.pos += 1
+        return tok, lit
+
+    def parse(self) -> list[Requirement]:
+        reqs: list[Requirement] = []
+        while True:
+            tok, lit = self._look()
+            if tok in (_T_ID, _T_NOT):
+                try:
+                    reqs.append(self._requirement())
+                except SelectorError as exc:
+                    raise SelectorError(f"unable to parse requirement: {exc}") from None
+                t, lit2 = self._take()
+                if t == _T_END:
+                    return reqs
+                if t == _T_COMMA:
+                    t2, l2 = self._look()
+                    if t2 not in (_T_ID, _T_NOT):
+                        raise SelectorError(f"found '{l2}', expected: identifier after ','")
+                else:
+                    raise SelectorError(f"found '{lit2}', expected: ',' or 'end of string'")
+            elif tok == _T_END:
+                return reqs
+            else:
+                raise SelectorError(f"found '{lit}', expected: !, identifier, or 'end of string'")
+
+    def _requirement(self) -> Requirement:
+        tok, lit = self._take()
+        op = ""
+        if tok == _T_NOT:
+            op = "!"
+            tok, lit = self._take()
+        if tok != _T_ID:
+            raise SelectorError(f"found '{lit}', expected: identifier")
+        errs = qualified_name_errors(lit)
+        if errs:
+            raise SelectorError(_field_error("<nil>", lit, "; ".join(errs)))
+        key = lit
+        t, _ = self._look()
+        if op == "!" or t in (_T_END, _T_COMMA):
+            # "!key" ends the requirement whatever follows (the caller then checks for ",").
+            return _new_requirement(key, op or "exists", [])
+        tok, lit = self._take(values=False)
+        ops = {
+            _T_IN: "in",
+            _T_EQ: "=",
+            _T_DEQ: "=",
+            _T_GT: "gt",
+            _T_LT: "lt",
+            _T_NOTIN: "notin",
+            _T_NEQ: "!=",
+        }
+        if tok not in ops:
+            raise SelectorError(f"found '{lit}', expected: {_BINARY_OPERATORS}")
+        op = ops[tok]
+        values = self._set_values() if op in ("in", "notin") else self._exact_value()
+        return _new_requirement(key, op, sorted(set(values)))
+
+    def _set_values(self) -> list[str]:
+        tok, lit = self._take()
+        if tok != _T_OPEN:
+            raise SelectorError(f"found '{lit}' expected: '('")
+        tok, lit = self._look()
+        if tok in (_T_ID, _T_COMMA):
+            values = self._identifiers()
+            if self._take()[0] != _T_CLOSE:
+                raise SelectorError(f"found '{lit}', expected: ')'")
+            return values
+        if tok == _T_CLOSE:
+            self._take()
+            return [""]
+        raise SelectorError(f"found '{lit}', expected: ',', ')' or identifier")
+
+    def _identifiers(self) -> list[str]:
+        values: set[str] = set()
+        while True:
+            tok, lit = self._take()
+            if tok == _T_ID:
+                values.add(lit)
+                t2, l2 = self._look()
+                if t2 == _T_COMMA:
+                    continue
+                if t2 == _T_CLOSE:
+                    return sorted(values)
+                raise SelectorError(f"found '{l2}', expected: ',' or ')'")
+            if tok == _T_COMMA:
+                if not values:
+                    values.add("")
+                t2, _ = self._look()
+                if t2 == _T_CLOSE:
+                    values.add("")
+                    return sorted(values)
+                if t2 == _T_COMMA:
+                    values.add("")
+                continue
+            raise SelectorError(f"found '{lit}', expected: ',', or identifier")
+
+    def _exact_value(self) -> list[str]:
+        tok, _ = self._look()
+        if tok in (_T_END, _T_COMMA):
+            return [""]
+        tok, lit = self._take()
+        if tok == _T_ID:
+            return [lit]
+        raise SelectorError(f"found '{lit}', expected: identifier")
 
 
 def parse_label_selector(text: str | None) -> LabelSelector:
     """Parse the ``labelSelector`` query parameter; raises SelectorError when invalid."""
     if text is None or not text.strip():
         return LabelSelector([])
-    toks = _tokens(text)
-    reqs: list[Requirement] = []
-    i = 0
-
-    def expect_more() -> None:
-        if i >= len(toks):
-            raise SelectorError(f"found '', expected: identifier after operator in {text!r}")
-
-    while i < len(toks):
-        tok = toks[i]
-        if tok == "!":
-            i += 1
-            expect_more()
-            key = toks[i]
-            _check_key(key)
-            reqs.append(Requirement(key, "!"))
-            i += 1
-        else:
-            key = tok
-            if key in (",", "(", ")", "=", "==", "!="):
-                raise SelectorError(f"found '{key}', expected: !, identifier, or 'end of string'")
-            _check_key(key)
-            i += 1
-            if i >= len(toks) or toks[i] == ",":
-                reqs.append(Requirement(key, "exists"))
-            else:
-                op = toks[i]
-                i += 1
-                if op not in _OPERATORS:
-                    raise SelectorError(
-                        f"found '{op}', expected: in, notin, =, ==, !=, gt, lt"
-                        if op not in ("gt", "lt")
-                        else f"unable to parse requirement: operator {op}"
-                    )
-                if op in ("in", "notin"):
-                    if i >= len(toks) or toks[i] != "(":
-                        raise SelectorError(
-                            f"found '{toks[i] if i < len(toks) else ''}', expected: '('"
-                        )
-                    i += 1
-                    values: list[str] = []
-                    expect_value = True
-                    while True:
-                        if i >= len(toks):
-                            raise SelectorError("found '', expected: ')'")
-                        t = toks[i]
-                        i += 1
-                        if t == ")":
-                            if expect_value and values:
-                                values.append("")
-                            break
-                        if t == ",":
-                            if expect_value:
-                                values.append("")
-                            expect_value = True
-                            continue
-                        if not expect_value:
-                            raise SelectorError(f"found '{t}', expected: ',' or ')'")
-                        values.append(t)
-                        expect_value = False
-                    for n, v in enumerate(values):
-                        _check_value(v, n)
-                    name = "in" if op == "in" else "notin"
-                    reqs.append(Requirement(key, name, tuple(values)))
-                else:
-                    value = ""
-                    if i < len(toks) and toks[i] not in (",", "(", ")"):
-                        value = toks[i]
-                        i += 1
-                    if op in (">", "<"):
-                        try:
-                            int(value)
-                        except ValueError:
-                            raise SelectorError(
-                                f"unable to parse requirement: for 'Gt', 'Lt' operators, the "
-                                f"value must be an integer: {value!r}"
-                            ) from None
-                        reqs.append(Requirement(key, "gt" if op == ">" else "lt", (value,)))
-                    else:
-                        _check_value(value, 0)
-                        reqs.append(Requirement(key, "!=" if op == "!=" else "=", (value,)))
-        if i < len(toks):
-            if toks[i] != ",":
-                raise SelectorError(f"found '{toks[i]}', expected: ',' or 'end of string'")
-            i += 1
-            if i >= len(toks):
-                raise SelectorError("found '', expected: !, identifier, or 'end of string'")
-    return LabelSelector(reqs)
+    reqs = _LabelParser(text).parse()
+    return LabelSelector(sorted(reqs, key=lambda r: r.key))
 
 
 def selector_from_match_labels(
@@ -307,55 +415,115 @@ class FieldSelector:
 
 def _field_value(obj: Mapping[str, Any], field: str) -> str:
     if field == "source":
-        # Events: the source field selector matches source.component.
+        # Events: the source field selector matches source.component, else the controller.
         return _get_path(obj, "source.component") or _get_path(obj, "reportingComponent")
     if field == "status.successful":
         return _get_path(obj, "status.succeeded") or "0"
+    if field == "spec.hostNetwork":
+        return _get_path(obj, field) or "false"
+    if field == "status.podIP":
+        ips = (obj.get("status") or {}).get("podIPs") or []
+        return str(ips[0].get("ip", "")) if ips else _get_path(obj, field)
+    if field == "status.podIPs":
+        return ""  # accepted by the conversion, never set in the fields the apiserver matches
     return _get_path(obj, field)
 
 
-def _split_unescaped(text: str, sep: str) -> list[str]:
-    parts: list[str] = []
-    buf = ""
-    escaped = False
-    for ch in text:
-        if escaped:
-            buf += "\\" + ch
-            escaped = False
+def _split_terms(text: str) -> list[str]:
+    """fields.splitTerms: split on commas that are not escaped by a backslash."""
+    terms: list[str] = []
+    start = 0
+    in_slash = False
+    for i, ch in enumerate(text):
+        if in_slash:
+            in_slash = False
         elif ch == "\\":
-            escaped = True
-        elif ch == sep:
-            parts.append(buf)
-            buf = ""
-        else:
-            buf += ch
-    parts.append(buf)
-    return parts
+            in_slash = True
+        elif ch == ",":
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    return terms
+
+
+def _split_term(term: str) -> tuple[str, str, str] | None:
+    """fields.splitTerm: the first operator occurrence splits the term (no escaping on the left)."""
+    for i in range(len(term)):
+        for op in ("!=", "==", "="):
+            if term.startswith(op, i):
+                return term[:i], op, term[i + len(op) :]
+    return None
 
 
 def _unescape(value: str) -> str:
-    return re.sub(r"\\(.)", r"\1", value)
+    """fields.UnescapeValue, with its errors."""
+    if not any(c in value for c in "\\,="):
+        return value
+    out = []
+    in_slash = False
+    for ch in value:
+        if in_slash:
+            if ch in "\\,=":
+                out.append(ch)
+            else:
+                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{ch}")
+            in_slash = False
+            continue
+        if ch == "\\":
+            in_slash = True
+        elif ch in ",=":
+            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(ch)}")
+        else:
+            out.append(ch)
+    if in_slash:
+        raise SelectorError("invalid field selector: invalid escape sequence: \\")
+    return "".join(out)
 
 
-def parse_field_selector(text: str | None, supported: tuple[str, ...] | None) -> FieldSelector:
-    """Parse ``fieldSelector``; fields a resource does not index are rejected like kube does."""
-    if text is None or not text.strip():
+def field_label_error(style: str, kind: str, label: str) -> str:
+    """The message of a resource type's field label conversion function for an unknown label."""
+    if style == "meta":  # runtime.DefaultMetaV1FieldSelectorConversion
+        return (
+            f"{_go_quote(label)} is not a known field selector: only "
+            '"metadata.name", "metadata.namespace"'
+        )
+    if style == "job":
+        return f"field label {_go_quote(label)} not supported for {kind}"
+    return f"field label not supported: {label}"
+
+
+# Labels a type's conversion function rewrites (old client spellings).
+_FIELD_ALIASES = {"spec.host": "spec.nodeName"}
+
+
+def parse_field_selector(
+    text: str | None,
+    supported: tuple[str, ...] | None,
+    *,
+    style: str = "core",
+    kind: str = "",
+) -> FieldSelector:
+    """Parse ``fieldSelector`` like fields.ParseSelector, then convert each label like the type's
+    field label conversion function (terms in sorted order; parse errors first)."""
+    if text is None or not text:
         return FieldSelector([])
-    reqs: list[FieldRequirement] = []
-    for part in _split_unescaped(text, ","):
+    parsed: list[tuple[str, str, str]] = []
+    for part in sorted(_split_terms(text)):
         if not part:
             continue
-        for op_text, op_name in (("!=", "!="), ("==", "="), ("=", "=")):
-            idx = part.find(op_text)
-            if idx > 0:
-                field = part[:idx].strip()
-                value = _unescape(part[idx + len(op_text) :])
-                op = op_name
-                break
-        else:
+        split = _split_term(part)
+        if split is None:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{part}'")
-        if supported is not None and field not in supported:
-            raise SelectorError(f"field label not supported: {field}")
+        lhs, op, rhs = split
+        parsed.append((lhs, "!=" if op == "!=" else "=", _unescape(rhs)))
+    reqs: list[FieldRequirement] = []
+    for label, op, value in parsed:
+        field = label
+        if supported is not None:
+            if "spec.nodeName" in supported:
+                field = _FIELD_ALIASES.get(label, label)
+            if field not in supported:
+                raise SelectorError(field_label_error(style, kind, field))
         reqs.append(FieldRequirement(field, op, value))
     return FieldSelector(reqs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -15,8 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fakekube import discovery
 from tests.fakekube.api import StatusError
+from tests.fakekube.decode import decode_error
 from tests.fakekube.discovery import RESOURCES, ResourceType
 from tests.fakekube.faults import FaultDecision, Faults
+from tests.fakekube.gotime import RFC3339, parse_error
 from tests.fakekube.logs import LogOptions, LogStore, render_lines
 from tests.fakekube.rbac import TOKEN, USER, Rbac, forbidden_message
 from tests.fakekube.reqlog import RequestLog, RequestRecord
@@ -30,6 +33,7 @@ from tests.fakekube.selectors import (
 from tests.fakekube.store import Store, bad_request, filter_event, not_found
 from tests.fakekube.tables import to_table, wants_table
 from tests.fakekube.util import Clock, parse_time
+from tests.fakekube.validation import Cause, forbidden, invalid, invalid_status, unsupported
 
 JSON = "application/json"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -53,21 +57,56 @@ class ServerState:
     poll: float = 0.1  # how often streams check for shutdown
 
 
+def omit_empty(details: dict[str, Any]) -> dict[str, Any]:
+    """StatusDetails as Go marshals it: empty name/group/kind/uid/causes are left out."""
+    out: dict[str, Any] = {}
+    for k, v in details.items():
+        if v in ("", None, []) or (k == "retryAfterSeconds" and not v):
+            continue
+        if k == "causes":
+            out[k] = [{ck: cv for ck, cv in c.items() if cv not in ("", None)} for c in v]
+        else:
+            out[k] = v
+    return out
+
+
 def status_body(
-    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    code: int,
+    reason: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A failure Status; ``details`` None leaves the field out, {} sends ``"details": {}``."""
     body: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
-        "metadata": {},
+        "metadata": dict(metadata or {}),
         "status": "Failure",
         "message": message,
-        "reason": reason,
     }
-    if details:
-        body["details"] = details
+    if reason:
+        body["reason"] = reason
+    if details is not None:
+        body["details"] = omit_empty(details)
     body["code"] = code
     return body
+
+
+def not_served() -> StatusError:
+    return StatusError(
+        404, "NotFound", "the server could not find the requested resource", details={}
+    )
+
+
+def qbool(query: dict[str, str], key: str) -> bool:
+    """A boolean query parameter as the apiserver reads it: present and not "0"/"false"."""
+    if key not in query:
+        return False
+    return query[key] != "0" and query[key].lower() != "false"
+
+
+MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver --max-request-body-bytes
 
 
 @dataclass
@@ -120,7 +159,7 @@ def parse_request_info(method: str, path: str, query: dict[str, str]) -> Request
     if info.resource == "namespaces" and info.name and not info.namespace:
         info.namespace = info.name
     info.rt = discovery.lookup(info.group, info.version, info.resource)
-    watch = info.legacy_watch or query.get("watch", "").lower() in ("1", "true")
+    watch = info.legacy_watch or qbool(query, "watch")
     if method in ("GET", "HEAD"):
         if info.name and info.legacy_watch and not info.subresource:
             info.verb = "watch"  # /watch/.../<name> watches one object
@@ -136,13 +175,83 @@ def parse_request_info(method: str, path: str, query: dict[str, str]) -> Request
 
 
 def _int_param(query: dict[str, str], key: str) -> int | None:
+    """An integer query parameter, refused like Go's strconv.ParseInt(v, 10, 64)."""
     v = query.get(key)
     if v is None or v == "":
         return None
-    try:
-        return int(v)
-    except ValueError:
-        raise bad_request(f"invalid value for {key}: {v!r}") from None
+    if not re.fullmatch(r"[+-]?[0-9]+", v):
+        raise bad_request(f'strconv.ParseInt: parsing "{v}": invalid syntax')
+    n = int(v)
+    if not -(2**63) <= n < 2**63:
+        raise bad_request(f'strconv.ParseInt: parsing "{v}": value out of range')
+    return n
+
+
+def _parse_rv(value: str) -> int | None:
+    """A resourceVersion as the storage layer parses it (strconv.ParseUint); None if invalid."""
+    if not re.fullmatch(r"[0-9]+", value) or int(value) >= 2**64:
+        return None
+    return int(value)
+
+
+def _rv_message(value: str) -> str:
+    why = "value out of range" if re.fullmatch(r"[0-9]+", value) else "invalid syntax"
+    return f'resourceVersion: Invalid value: "{value}": strconv.ParseUint: parsing "{value}": {why}'
+
+
+def list_options_causes(query: dict[str, str], watch: bool) -> list[Cause]:
+    """apimachinery's ValidateListOptions (the WatchList feature is on)."""
+    field = "resourceVersionMatch"
+    match = query.get(field, "")
+    rv = query.get("resourceVersion", "")
+    cont = query.get("continue", "")
+    initial = "sendInitialEvents" in query
+    causes: list[Cause] = []
+    if watch:
+        if initial and match != "NotOlderThan":
+            causes.append(
+                forbidden(
+                    field, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+                )
+            )
+        if match:
+            if not initial:
+                causes.append(
+                    forbidden(
+                        field,
+                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                        "provided",
+                    )
+                )
+            if match != "NotOlderThan":
+                causes.append(unsupported(field, match, ["NotOlderThan"]))
+            if cont:
+                causes.append(
+                    forbidden(field, "resourceVersionMatch is forbidden when continue is provided")
+                )
+        return causes
+    if match:
+        if not rv:
+            causes.append(
+                forbidden(
+                    field, "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            )
+        if cont:
+            causes.append(
+                forbidden(field, "resourceVersionMatch is forbidden when continue is provided")
+            )
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(unsupported(field, match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and rv == "0":
+            causes.append(
+                forbidden(
+                    field, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
+            )
+    if initial:
+        causes.append(forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return causes
 
 
 class _Dropped(Exception):
@@ -240,14 +349,30 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self._status = code
 
+    def _send_no_content(self) -> None:
+        """204 as Go writes it: no Content-Type, no Content-Length, no body."""
+        self._status = 204
+        self._on_stream_start()
+        if self._lose_response:
+            raise _Dropped
+        self.send_response(204)
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.end_headers()
+
     def _send_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(code, json.dumps(obj, separators=(",", ":")).encode() + b"\n", JSON, headers)
 
     def _send_status(self, err: StatusError) -> None:
         headers = dict(err.headers)
-        self._send_json(
-            err.code, status_body(err.code, err.reason, err.message, err.details or None), headers
+        body = status_body(
+            err.code,
+            err.reason,
+            err.message,
+            err.details if err.has_details else None,
+            err.metadata,
         )
+        self._send_json(err.code, body, headers)
 
     def _start_stream(self, content_type: str) -> None:
         self._status = 200
@@ -276,7 +401,8 @@ class Handler(BaseHTTPRequestHandler):
         st = self.state
         split = urlsplit(self.path)
         path = split.path
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        # Go's query decoding reads the first value of a repeated parameter.
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         info = parse_request_info(method, path, query)
         self._status = 0
         self._recorded = False
@@ -322,6 +448,12 @@ class Handler(BaseHTTPRequestHandler):
                     raise _Dropped
                 if decision.status is not None:
                     raise _fault_error(decision)
+                if len(body) > MAX_BODY_BYTES and method in ("POST", "PUT", "PATCH"):
+                    raise StatusError(
+                        413,
+                        "RequestEntityTooLarge",
+                        f"Request entity too large: limit is {MAX_BODY_BYTES}",
+                    )
                 self._lose_response = decision.lose_response
                 self._handle_api(method, info, query, body, decision)
             else:
@@ -374,14 +506,13 @@ class Handler(BaseHTTPRequestHandler):
             info.subresource,
             info.name,
         ):
-            ns = info.namespace if (info.rt is None or info.rt.namespaced) else ""
             raise StatusError(
                 403,
                 "Forbidden",
-                forbidden_message(verb, info.resource, info.group, ns, info.name, info.subresource),
-                details={"name": info.name, "group": info.group, "kind": info.resource}
-                if info.name or info.group
-                else {"kind": info.resource},
+                forbidden_message(
+                    verb, info.resource, info.group, info.namespace, info.name, info.subresource
+                ),
+                details={"name": info.name, "group": info.group, "kind": info.resource},
             )
 
     # ------------------------------------------------------------------ discovery
@@ -454,9 +585,11 @@ class Handler(BaseHTTPRequestHandler):
     ) -> None:
         rt = info.rt
         if rt is None:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+            raise not_served()
         if info.subresource and info.subresource not in rt.subresources:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+            raise not_served()
+        if not info.name and method in ("PUT", "PATCH"):
+            raise _method_not_allowed()  # no update or patch of a whole collection
         if info.subresource == "log":
             if method != "GET":
                 raise _method_not_allowed()
@@ -467,7 +600,7 @@ class Handler(BaseHTTPRequestHandler):
         if info.subresource == "status" and info.verb not in ("get", "update", "patch"):
             raise _method_not_allowed()
         if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
-            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+            raise not_served()
         if rt.name == "selfsubjectaccessreviews":
             self._ssar(self._json_body(body, method))
             return
@@ -497,11 +630,11 @@ class Handler(BaseHTTPRequestHandler):
         elif v == "create":
             if info.name:
                 raise _method_not_allowed()
-            obj = self._json_body(body, method)
-            created = store.create(rt.name, ns, obj, dry_run=dry_run)
+            obj = self._decoded_body(rt, body, method)
+            created = store.create(rt.name, ns, obj, dry_run=dry_run, http=True)
             self._send_json(201, created)
         elif v == "update":
-            obj = self._json_body(body, method)
+            obj = self._decoded_body(rt, body, method)
             updated = store.update(
                 rt.name, ns, info.name, obj, subresource=info.subresource or None, dry_run=dry_run
             )
@@ -517,6 +650,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _table(self) -> bool:
         return wants_table(self.headers.get("Accept", ""))
+
+    def _decoded_body(self, rt: ResourceType, body: bytes, method: str) -> Any:
+        """The JSON body, refused like the apiserver's decoder refuses it (400)."""
+        obj = self._json_body(body, method)
+        err = decode_error(rt, obj)
+        if err:
+            raise bad_request(err)
+        return obj
 
     def _json_body(self, body: bytes, method: str) -> Any:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -534,25 +675,32 @@ class Handler(BaseHTTPRequestHandler):
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from None
 
     def _selectors(
-        self, rt: ResourceType, query: dict[str, str]
+        self, rt: ResourceType, query: dict[str, str], *, watch: bool = False
     ) -> tuple[LabelSelector, FieldSelector]:
+        """Both selectors, then the ListOptions checks, in the apiserver's order."""
         try:
             label = parse_label_selector(query.get("labelSelector"))
+            fields = parse_field_selector(
+                query.get("fieldSelector"),
+                rt.field_selectors,
+                style=rt.field_label_style,
+                kind=rt.kind,
+            )
         except SelectorError as exc:
             raise bad_request(str(exc)) from None
-        try:
-            fields = parse_field_selector(query.get("fieldSelector"), rt.field_selectors)
-        except SelectorError as exc:
-            raise bad_request(
-                f'Unable to find "{rt.group}/{rt.version}, Resource={rt.name}" that match label '
-                f'selector "{query.get("labelSelector", "")}", field selector '
-                f'"{query.get("fieldSelector", "")}": {exc}'
-            ) from None
+        for key in ("limit", "timeoutSeconds"):
+            _int_param(query, key)
+        causes = list_options_causes(query, watch)
+        if causes:
+            raise invalid_status("meta.k8s.io", "ListOptions", "", causes)
         return label, fields
 
     def _list(self, rt: ResourceType, ns: str, query: dict[str, str]) -> None:
         label, fields = self._selectors(rt, query)
         limit = _int_param(query, "limit") or 0
+        rv = query.get("resourceVersion", "")
+        if rv and _parse_rv(rv) is None:
+            raise bad_request(f"invalid resource version: {_rv_message(rv)}")
         res = self.state.store.list(
             rt.name,
             ns or None,
@@ -560,6 +708,8 @@ class Handler(BaseHTTPRequestHandler):
             field_selector=fields,
             limit=max(limit, 0),
             continue_token=query.get("continue", ""),
+            resource_version=rv,
+            match=query.get("resourceVersionMatch", ""),
         )
         if self._table():
             self._send_json(
@@ -602,16 +752,14 @@ class Handler(BaseHTTPRequestHandler):
             pin = f"metadata.name={name}"
             given = query.get("fieldSelector")
             query = dict(query, fieldSelector=f"{given},{pin}" if given else pin)
-        label, fields = self._selectors(rt, query)
+        label, fields = self._selectors(rt, query, watch=True)
         timeout = _int_param(query, "timeoutSeconds")
-        bookmarks = query.get("allowWatchBookmarks", "").lower() in ("1", "true")
-        send_initial_q = query.get("sendInitialEvents", "").lower()
-        send_initial: bool | None = None
-        if send_initial_q in ("1", "true"):
-            send_initial = True
-        elif send_initial_q in ("0", "false"):
-            send_initial = False
         rv = query.get("resourceVersion")
+        if rv not in (None, "") and _parse_rv(rv) is None:
+            # The cacher parses it once the request was accepted: a bare 500.
+            raise StatusError(500, "", _rv_message(rv))
+        bookmarks = qbool(query, "allowWatchBookmarks")
+        send_initial = qbool(query, "sendInitialEvents") if "sendInitialEvents" in query else None
 
         def matches(obj: dict[str, Any]) -> bool:
             return label.matches(obj["metadata"].get("labels")) and fields.matches(obj)
@@ -729,6 +877,11 @@ class Handler(BaseHTTPRequestHandler):
             "application/apply-patch+cbor": "",
         }
         kind = kinds.get(ctype)
+        if ctype == "application/json":
+            # Not a patch type at all: refused before the patch handler, by the router.
+            raise StatusError(
+                415, "UnsupportedMediaType", "415: Unsupported Media Type", details={}
+            )
         if not kind:
             raise _unsupported_media(ctype, patch=True)
         try:
@@ -769,7 +922,25 @@ class Handler(BaseHTTPRequestHandler):
         policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
         orphan = opts.get("orphanDependents")
         if "orphanDependents" in query:
-            orphan = query["orphanDependents"].lower() in ("1", "true")
+            orphan = qbool(query, "orphanDependents")
+        # ValidateDeleteOptions
+        causes: list[Cause] = []
+        if orphan is not None and policy is not None:
+            causes.append(
+                invalid(
+                    "propagationPolicy",
+                    policy,
+                    "orphanDependents and deletionPropagation cannot be both set",
+                )
+            )
+        if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+            causes.append(
+                unsupported(
+                    "propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]
+                )
+            )
+        if causes:
+            raise invalid_status("meta.k8s.io", "DeleteOptions", "", causes)
         pre = opts.get("preconditions") or {}
         dry = query.get("dryRun") == "All" or "All" in (opts.get("dryRun") or [])
         return {"grace": grace, "policy": policy, "orphan": orphan, "pre": pre, "dry": dry}
@@ -801,12 +972,14 @@ class Handler(BaseHTTPRequestHandler):
                 "apiVersion": "v1",
                 "metadata": {},
                 "status": "Success",
-                "details": {
-                    "name": name,
-                    "group": rt.group,
-                    "kind": rt.name,
-                    "uid": res.obj["metadata"]["uid"],
-                },
+                "details": omit_empty(
+                    {
+                        "name": name,
+                        "group": rt.group,
+                        "kind": rt.name,
+                        "uid": res.obj["metadata"]["uid"],
+                    }
+                ),
             }
             self._send_json(200, out, headers)
         else:
@@ -893,6 +1066,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def _pod_log(self, info: RequestInfo, query: dict[str, str], decision: FaultDecision) -> None:
         st = self.state
+        # PodLogOptions: decoded from the query (400), validated (422), before the pod is read.
+        tail_lines = _int_param(query, "tailLines")
+        limit_bytes = _int_param(query, "limitBytes")
+        since_seconds = _int_param(query, "sinceSeconds")
+        since_time = query.get("sinceTime") or None
+        if since_time is not None:
+            err = parse_error(RFC3339, since_time)
+            if err:
+                raise bad_request(err)
+        causes: list[Cause] = []
+        if tail_lines is not None and tail_lines < 0:
+            causes.append(invalid("tailLines", tail_lines, "must be greater than or equal to 0"))
+        if limit_bytes is not None and limit_bytes < 1:
+            causes.append(invalid("limitBytes", limit_bytes, "must be greater than 0"))
+        if since_seconds is not None and since_time is not None:
+            causes.append(
+                forbidden("[]", "at most one of `sinceTime` or `sinceSeconds` may be specified")
+            )
+        elif since_seconds is not None and since_seconds < 1:
+            causes.append(invalid("sinceSeconds", since_seconds, "must be greater than 0"))
+        if causes:
+            raise invalid_status("", "PodLogOptions", info.name, causes)
         pod = st.store.get("pods", info.namespace, info.name)
         containers = [c["name"] for c in pod["spec"].get("containers") or []]
         init = [c["name"] for c in pod["spec"].get("initContainers") or []]
@@ -900,15 +1095,21 @@ class Handler(BaseHTTPRequestHandler):
         if not container:
             if len(containers) == 1:
                 container = containers[0]
+            elif not containers:
+                raise bad_request(f"a container name must be specified for pod {info.name}")
             else:
                 raise bad_request(
                     f"a container name must be specified for pod {info.name}, choose one of: "
-                    f"[{' '.join(containers)}]"
-                    + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                    f"[{' '.join(init + containers)}]"
                 )
         if container not in containers and container not in init:
             raise bad_request(f"container {container} is not valid for pod {info.name}")
-        previous = query.get("previous", "").lower() in ("1", "true")
+        if not pod["spec"].get("nodeName"):
+            # No node to ask: the apiserver streams nothing (204).
+            self._send_no_content()
+            return
+        # What follows is the kubelet's answer, proxied.
+        previous = qbool(query, "previous")
         uid = pod["metadata"]["uid"]
         buf = st.logs.get(uid, container, previous=previous)
         if previous and buf is None:
@@ -921,17 +1122,13 @@ class Handler(BaseHTTPRequestHandler):
                 f'container "{container}" in pod "{info.name}" is waiting to start: {reason}'
             )
         opts = LogOptions(
-            follow=query.get("follow", "").lower() in ("1", "true") and not previous,
-            timestamps=query.get("timestamps", "").lower() in ("1", "true"),
-            tail_lines=_int_param(query, "tailLines"),
-            limit_bytes=_int_param(query, "limitBytes"),
+            follow=qbool(query, "follow") and not previous,
+            timestamps=qbool(query, "timestamps"),
+            tail_lines=tail_lines,
+            limit_bytes=limit_bytes,
         )
-        since_seconds = _int_param(query, "sinceSeconds")
-        if query.get("sinceTime"):
-            try:
-                opts.since_ns = int(parse_time(query["sinceTime"]) * 1e9)
-            except ValueError:
-                raise bad_request(f"invalid sinceTime: {query['sinceTime']}") from None
+        if since_time is not None:
+            opts.since_ns = int(parse_time(since_time) * 1e9)
         elif since_seconds is not None:
             opts.since_ns = int((st.clock.now() - since_seconds) * 1e9)
 
@@ -968,7 +1165,10 @@ def _event_line(etype: str, obj: dict[str, Any]) -> bytes:
 
 def _method_not_allowed() -> StatusError:
     return StatusError(
-        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+        details={},
     )
 
 
@@ -977,7 +1177,7 @@ def _unsupported_media(ctype: str, *, patch: bool = False) -> StatusError:
         "application/json-patch+json, application/merge-patch+json, "
         "application/apply-patch+yaml, application/strategic-merge-patch+json"
         if patch
-        else "application/json"
+        else "application/json, application/yaml, application/vnd.kubernetes.protobuf"
     )
     return StatusError(
         415,

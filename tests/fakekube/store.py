@@ -8,7 +8,6 @@ return copies the caller may change.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import queue
 import threading
@@ -24,9 +23,22 @@ from tests.fakekube.discovery import RESOURCES, ResourceType
 from tests.fakekube.patch import json_patch, merge_patch, strategic_merge
 from tests.fakekube.selectors import FieldSelector, LabelSelector
 from tests.fakekube.util import Clock, copy_json, name_suffix
-from tests.fakekube.validation import Cause, invalid_error, object_causes, update_causes
+from tests.fakekube.validation import (
+    Cause,
+    immutable,
+    invalid_error,
+    invalid_status,
+    object_causes,
+    update_causes,
+)
 
 FOREGROUND_FINALIZER = "foregroundDeletion"
+ROOT_CA_PEM = "-----BEGIN CERTIFICATE-----\nZmFrZWt1YmU=\n-----END CERTIFICATE-----\n"
+ROOT_CA_DESCRIPTION = (
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+    "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+    "guaranteed across distributions of Kubernetes clusters."
+)
 ORPHAN_FINALIZER = "orphan"
 _SERVER_META = (
     "uid",
@@ -72,6 +84,17 @@ def conflict(rt: ResourceType, name: str, detail: str | None = None) -> StatusEr
         "Conflict",
         f'Operation cannot be fulfilled on {rt.group_resource} "{name}": {detail}',
         details={"name": name, "group": rt.group, "kind": rt.name},
+    )
+
+
+def precondition_conflict(rt: ResourceType, name: str, detail: str) -> StatusError:
+    """A DeleteOptions precondition that does not hold: the registry names the Kind."""
+    kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    return StatusError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {kind} "{name}": {detail}',
+        details={"name": name, "group": rt.group, "kind": rt.kind},
     )
 
 
@@ -194,19 +217,166 @@ def _reorder(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_continue(rv: int, start: str) -> str:
+    """A continue token as the apiserver writes it: base64url (no padding) of
+    {"v":"meta.k8s.io/v1","rv":RV,"start":KEY}, KEY relative to the list's key prefix."""
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+INVALID_CONTINUE = "continue key is not valid"
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
+EXPIRED_LIST = "The resourceVersion for the provided list is too old."
+
+
 def decode_continue(token: str) -> tuple[int, str]:
+    """storage.DecodeContinue: (resourceVersion, start key relative to the list, with "/")."""
+
+    def bad(detail: str) -> StatusError:
+        return bad_request(f"invalid continue token: {INVALID_CONTINUE}: {detail}")
+
+    pos = go_base64_error(token, url=True, padded=False)
+    if pos is not None:
+        raise bad(f"illegal base64 data at input byte {pos}")
+    data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    doc, err = go_json_object(data, "storage.continueToken")
+    if err:
+        raise bad(err)
+    types = {"v": (str, "string"), "rv": (int, "int64"), "start": (str, "string")}
+    for key, (typ, go_type) in types.items():
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, typ) or isinstance(value, bool)):
+            raise bad(
+                f"json: cannot unmarshal {go_json_type(value)} into Go struct field "
+                f"continueToken.{key} of type {go_type}"
+            )
+    version = doc.get("v") or ""
+    if version != "meta.k8s.io/v1":
+        raise bad(f"server does not recognize this encoded version {version}")
+    rv = int(doc.get("rv") or 0)
+    if rv == 0:
+        raise bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    start = doc.get("start") or ""
+    if not start:
+        raise bad("encoded start key empty (version meta.k8s.io/v1)")
+    key = start if start.startswith("/") else "/" + start
+    if go_path_clean(key) != key:
+        raise bad(start)
+    return rv, key
+
+
+def go_path_clean(p: str) -> str:
+    """Go's path.Clean for a rooted path."""
+    out: list[str] = []
+    for part in p.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(part)
+    return "/" + "/".join(out)
+
+
+_B64_STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_URL = _B64_STD[:62] + "-_"
+
+
+def go_base64_error(text: str, *, url: bool = False, padded: bool = True) -> int | None:
+    """The offset Go's base64 decoder reports as corrupt (CorruptInputError), or None."""
+    alphabet = set(_B64_URL if url else _B64_STD)
+    src = text.encode("latin-1", errors="replace")
+    si = 0
+    n = len(src)
+    while si < n:
+        j = 0
+        while j < 4:
+            if si == n:
+                if j == 0:
+                    return None
+                if j == 1 or padded:
+                    return si - j
+                break
+            ch = chr(src[si])
+            si += 1
+            if ch in alphabet:
+                j += 1
+                continue
+            if ch in "\r\n":
+                continue
+            if ch != "=" or not padded:
+                return si - 1
+            if j in (0, 1):
+                return si - 1
+            if j == 2:
+                while si < n and chr(src[si]) in "\r\n":
+                    si += 1
+                if si == n:
+                    return n
+                if chr(src[si]) != "=":
+                    return si - 1
+                si += 1
+            while si < n and chr(src[si]) in "\r\n":
+                si += 1
+            if si < n:
+                return si
+            return None
+    return None
+
+
+def go_json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _go_quote_char(c: str) -> str:
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    o = ord(c)
+    escapes = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
+    if o in escapes:
+        return f"'{escapes[o]}'"
+    if o < 0x20 or o == 0x7F:
+        return f"'\\x{o:02x}'"
+    if 0x80 <= o < 0xA0 or o == 0xAD:
+        return f"'\\u{o:04x}'"
+    if c == "\\":
+        return "'\\\\'"
+    return f"'{c}'"
+
+
+def go_json_object(data: bytes, go_type: str) -> tuple[dict[str, Any], str]:
+    """json.Unmarshal into a Go struct: the object, or Go's error text for what it rejects."""
+    text = data.decode("latin-1")
+    stripped = text.lstrip(" \t\r\n")
+    if not stripped:
+        return {}, "unexpected end of JSON input"
+    if stripped[0] not in '{["-0123456789tfn':
+        return {}, f"invalid character {_go_quote_char(stripped[0])} looking for beginning of value"
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data.get("v") != "meta.k8s.io/v1":
-            raise ValueError("bad version")
-        return int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise bad_request(f"continue key is not valid: {exc}") from None
+        doc = json.loads(data)
+    except ValueError:
+        return {}, "unexpected end of JSON input"
+    if not isinstance(doc, dict):
+        if doc is None:
+            return {}, ""
+        return {}, f"json: cannot unmarshal {go_json_type(doc)} into Go value of type {go_type}"
+    return doc, ""
 
 
 class Store:
@@ -226,18 +396,25 @@ class Store:
     def _seed(self) -> None:
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create("namespaces", "", {"metadata": {"name": ns}})
-            self.create("serviceaccounts", ns, {"metadata": {"name": "default"}})
-            self.create(
+
+    def _populate_namespace_locked(self, ns: str) -> None:
+        """What the ServiceAccount controller and the root-CA publisher put in every new
+        namespace (a real control plane does it moments after; here, at once)."""
+        for resource, obj in (
+            ("serviceaccounts", {"metadata": {"name": "default"}}),
+            (
                 "configmaps",
-                ns,
                 {
-                    "metadata": {"name": "kube-root-ca.crt"},
-                    "data": {
-                        "ca.crt": "-----BEGIN CERTIFICATE-----\nZmFrZWt1YmU=\n"
-                        "-----END CERTIFICATE-----\n"
+                    "metadata": {
+                        "name": "kube-root-ca.crt",
+                        "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION},
                     },
+                    "data": {"ca.crt": ROOT_CA_PEM},
                 },
-            )
+            ),
+        ):
+            if (ns, obj["metadata"]["name"]) not in self._objects[resource]:
+                self.create(resource, ns, obj)
 
     # ------------------------------------------------------------------ primitives
 
@@ -334,30 +511,46 @@ class Store:
         field_selector: FieldSelector | None = None,
         limit: int = 0,
         continue_token: str = "",
+        resource_version: str = "",
+        match: str = "",
     ) -> ListResult:
         rt = self._rt(resource)
         with self.lock:
             start = ""
+            floor = self._floor[resource]
             if continue_token:
                 token_rv, start = decode_continue(continue_token)
-                # A list snapshot cannot be continued once history up to it was compacted.
-                if token_rv <= self._floor[resource]:
-                    raise expired(
-                        "The provided continue parameter is too old to display a consistent "
-                        "list result. You can start a new list without the continue "
-                        "parameter, or use the continue token in this response to retrieve "
-                        "the remainder of the results. Continuing with the provided token "
-                        "results in an inconsistent list - objects that were created, "
-                        "modified, or deleted between the time the first chunk was returned "
-                        "and now may show up in the list."
+                # A list snapshot cannot be continued once history up to it was compacted:
+                # the answer carries a token to go on at the latest version (rv -1).
+                if 0 <= token_rv <= floor:
+                    raise StatusError(
+                        410,
+                        "Expired",
+                        EXPIRED_CONTINUE,
+                        metadata={"continue": encode_continue(-1, start[1:])},
                     )
-            rv = self._rv
+            elif (
+                resource_version
+                and resource_version != "0"
+                and (match == "Exact" or (not match and limit))
+                and int(resource_version) < floor
+            ):
+                # An exact read at a version etcd no longer has.
+                raise expired(EXPIRED_LIST)
+            # Every page reports (and its token keeps) the first page's resourceVersion.
+            rv = token_rv if continue_token and token_rv > 0 else self._rv
             objs = self._objects[resource]
             ns_filter = namespace if rt.namespaced and namespace else None
-            keys = sorted(k for k in objs if ns_filter is None or k[0] == ns_filter)
+
+            def rel_key(k: tuple[str, str]) -> str:
+                # The key relative to the list's prefix: /<name>, or /<ns>/<name> across
+                # namespaces (etcd key order).
+                return f"/{k[0]}/{k[1]}" if rt.namespaced and ns_filter is None else f"/{k[1]}"
+
+            keys = sorted((k for k in objs if ns_filter is None or k[0] == ns_filter), key=rel_key)
             selected: list[tuple[str, dict[str, Any]]] = []
             for k in keys:
-                etcd_key = f"{k[0]}/{k[1]}" if rt.namespaced else k[1]
+                etcd_key = rel_key(k)
                 if start and etcd_key < start:
                     continue
                 obj = objs[k]
@@ -388,8 +581,16 @@ class Store:
     # ------------------------------------------------------------------ create
 
     def create(
-        self, resource: str, namespace: str, body: dict[str, Any], *, dry_run: bool = False
+        self,
+        resource: str,
+        namespace: str,
+        body: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        http: bool = False,
     ) -> dict[str, Any]:
+        """Create ``body``. ``http``: the request came over HTTP and gets every check the
+        apiserver makes (in-process callers may pass objects they read back)."""
         rt = self._rt(resource)
         if not isinstance(body, dict):
             raise bad_request("the body of the request was in an unknown format")
@@ -411,6 +612,7 @@ class Store:
             meta.pop("namespace", None)
         obj["kind"] = rt.kind
         obj["apiVersion"] = rt.api_version
+        rv_set = bool(meta.get("resourceVersion"))
         for k in _SERVER_META:
             meta.pop(k, None)
         for k in [k for k, v in meta.items() if v is None]:
@@ -448,12 +650,20 @@ class Store:
                 raise invalid_error(rt, name, causes)
             if resource == "pods":
                 self._admit_pod(rt, obj)
+            if http and rv_set:
+                # etcd3 store: ErrResourceVersionSetOnCreate, sent as a bare 500.
+                raise StatusError(
+                    500, "", "resourceVersion should not be set on objects to be created"
+                )
             if self._key(rt, namespace, name) in self._objects[resource]:
                 raise already_exists(rt, name)
             if dry_run:
                 meta.pop("uid", None)
                 return _reorder(obj)
-            return copy_json(self._commit(resource, "ADDED", obj, None))
+            stored = copy_json(self._commit(resource, "ADDED", obj, None))
+            if resource == "namespaces":
+                self._populate_namespace_locked(name)
+            return stored
 
     def _admit_pod(self, rt: ResourceType, pod: dict[str, Any]) -> None:
         """The ServiceAccount admission plugin: the pod's ServiceAccount must exist."""
@@ -541,6 +751,9 @@ class Store:
                 new.setdefault("metadata", {})["resourceVersion"] = old["metadata"][
                     "resourceVersion"
                 ]
+            new_uid = new_meta.get("uid")
+            if new_uid and new_uid != old["metadata"]["uid"]:
+                raise invalid_error(rt, name, [immutable("metadata.uid", new_uid)])
             return self._update_locked(rt, old, new, subresource=subresource, dry_run=dry_run)
 
     def _update_locked(
@@ -561,11 +774,14 @@ class Store:
             raise conflict(rt, name)
         uid = meta.get("uid")
         if uid and uid != old["metadata"]["uid"]:
+            ns = old["metadata"].get("namespace")
+            key = f"/registry/{rt.name}/{ns}/{name}" if ns else f"/registry/{rt.name}/{name}"
             raise conflict(
                 rt,
                 name,
-                f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-                f"{old['metadata']['uid']}",
+                f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
+                f"AdditionalErrorMsg: Precondition failed: UID in precondition: {uid}, "
+                f"UID in object meta: {old['metadata']['uid']}",
             )
         if subresource == "status":
             new = copy_json(old)
@@ -686,19 +902,20 @@ class Store:
             meta = obj["metadata"]
             pre = preconditions or {}
             if pre.get("uid") and pre["uid"] != meta["uid"]:
-                raise conflict(
+                raise precondition_conflict(
                     rt,
                     name,
-                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object "
-                    f"meta: {meta['uid']}",
+                    f"the UID in the precondition ({pre['uid']}) does not match the UID in "
+                    f"record ({meta['uid']}). The object might have been deleted and then "
+                    "recreated",
                 )
             if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-                raise conflict(
+                raise precondition_conflict(
                     rt,
                     name,
-                    f"Precondition failed: ResourceVersion in precondition: "
-                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                    f"{meta['resourceVersion']}",
+                    f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does "
+                    f"not match the ResourceVersion in record ({meta['resourceVersion']}). The "
+                    "object might have been modified",
                 )
             warnings: list[str] = []
             policy = propagation_policy
@@ -716,9 +933,10 @@ class Store:
                 else:
                     policy = "Background"
             if policy not in ("Orphan", "Background", "Foreground"):
-                raise invalid_error(
-                    rt,
-                    name,
+                raise invalid_status(
+                    "meta.k8s.io",
+                    "DeleteOptions",
+                    "",
                     [
                         Cause(
                             "propagationPolicy",
@@ -737,15 +955,17 @@ class Store:
             nmeta = new["metadata"]
             finalizers = list(nmeta.get("finalizers") or [])
             now = self.clock.now()
+            # Like the registry: Orphan and Foreground always add their finalizer (the object
+            # is answered, pending); the garbage collector removes it. Orphaning is done here
+            # at once (a fast collector); the collector then drops the finalizer.
             if policy == "Orphan":
                 self._orphan_dependents_locked(meta["uid"])
+                if ORPHAN_FINALIZER not in finalizers and not nmeta.get("deletionTimestamp"):
+                    finalizers.append(ORPHAN_FINALIZER)
+            elif policy == "Foreground":
                 finalizers = [f for f in finalizers if f != ORPHAN_FINALIZER]
-            elif (
-                policy == "Foreground"
-                and self._dependents_locked(meta["uid"])
-                and FOREGROUND_FINALIZER not in finalizers
-            ):
-                finalizers.append(FOREGROUND_FINALIZER)
+                if FOREGROUND_FINALIZER not in finalizers:
+                    finalizers.append(FOREGROUND_FINALIZER)
             if finalizers:
                 nmeta["finalizers"] = finalizers
 
@@ -871,6 +1091,10 @@ class Store:
                 new["metadata"].pop("ownerReferences", None)
             self._commit(resource, "MODIFIED", new, obj)
 
+    def orphan_dependents(self, owner_uid: str) -> None:
+        with self.lock:
+            self._orphan_dependents_locked(owner_uid)
+
     def _namespace_has_content_locked(self, namespace: str) -> bool:
         for resource, objs in self._objects.items():
             if RESOURCES[resource].namespaced and any(k[0] == namespace for k in objs):
@@ -934,9 +1158,7 @@ class Store:
                 except ValueError:
                     raise bad_request(f'invalid resource version "{resource_version}"') from None
                 if since < self._floor[resource]:
-                    raise expired(
-                        f"too old resource version: {since} ({self._floor[resource] + 1})"
-                    )
+                    raise expired(f"too old resource version: {since} ({self._floor[resource]})")
                 replay.extend(
                     e
                     for e in self._history[resource]

@@ -62,7 +62,7 @@ def required(field: str, detail: str = "") -> Cause:
 
 
 def too_long(field: str, limit: int, unit: str = "bytes") -> Cause:
-    return Cause(field, "FieldValueTooLong", f"Too long: must have at most {limit} {unit}")
+    return Cause(field, "FieldValueTooLong", f"Too long: may not be more than {limit} {unit}")
 
 
 def unsupported(field: str, value: Any, supported: list[str]) -> Cause:
@@ -89,22 +89,32 @@ def qualified_kind(rt: ResourceType) -> str:
     return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
 
 
-def invalid_error(rt: ResourceType, name: str, causes: list[Cause]) -> StatusError:
-    rendered = [c.render() for c in causes]
+def invalid_status(group: str, kind: str, name: str, causes: list[Cause]) -> StatusError:
+    """errors.NewInvalid: identical causes are reported once."""
+    unique: list[Cause] = []
+    for c in causes:
+        if all(c.render() != u.render() or c.reason != u.reason for u in unique):
+            unique.append(c)
+    rendered = [c.render() for c in unique]
     body = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+    qualified = f"{kind}.{group}" if group else kind
     return StatusError(
         422,
         "Invalid",
-        f'{qualified_kind(rt)} "{name}" is invalid: {body}',
+        f'{qualified} "{name}" is invalid: {body}',
         details={
             "name": name,
-            "group": rt.group,
-            "kind": rt.kind,
+            "group": group,
+            "kind": kind,
             "causes": [
-                {"reason": c.reason, "message": c.message, "field": c.field} for c in causes
+                {"reason": c.reason, "message": c.message, "field": c.field} for c in unique
             ],
         },
     )
+
+
+def invalid_error(rt: ResourceType, name: str, causes: list[Cause]) -> StatusError:
+    return invalid_status(rt.group, rt.kind, name, causes)
 
 
 def name_causes(name: str, field: str, *, label: bool) -> list[Cause]:
@@ -155,6 +165,14 @@ def _annotations_causes(annotations: Any, field: str) -> list[Cause]:
 def metadata_causes(rt: ResourceType, meta: dict[str, Any]) -> list[Cause]:
     causes: list[Cause] = []
     name = meta.get("name") or ""
+    generate = meta.get("generateName") or ""
+    if generate:
+        # Validated as a prefix: a trailing "-" is allowed (apimachinery's maskTrailingDash).
+        masked = generate[:-2] + "a" if len(generate) > 1 and generate.endswith("-") else generate
+        causes.extend(
+            Cause(c.field, c.reason, c.message.replace(_quote(masked), _quote(generate), 1))
+            for c in name_causes(masked, "metadata.generateName", label=rt.name in _LABEL_NAMED)
+        )
     if not name:
         causes.append(required("metadata.name", "name or generateName is required"))
     else:
@@ -271,22 +289,20 @@ def job_spec_causes(spec: Any) -> list[Cause]:
         )
     template = spec.get("template") or {}
     tmeta = template.get("metadata") or {}
-    causes.extend(_labels_causes(tmeta.get("labels"), "spec.template.metadata.labels"))
+    causes.extend(_labels_causes(tmeta.get("labels"), "spec.template.labels"))
     tspec = template.get("spec")
     if not tspec:
         causes.append(required("spec.template.spec.containers"))
         return causes
     causes.extend(pod_spec_causes(tspec, "spec.template.spec"))
     rp = tspec.get("restartPolicy")
-    if rp not in ("OnFailure", "Never"):
-        if rp is None or rp == "":
-            causes.append(
-                required("spec.template.spec.restartPolicy", 'valid values: "OnFailure", "Never"')
-            )
-        elif rp in _RESTART_POLICIES:
-            causes.append(
-                unsupported("spec.template.spec.restartPolicy", rp, ["OnFailure", "Never"])
-            )
+    # A pod template defaulted to Always reads as "not set" (batch validation).
+    if rp in (None, "", "Always"):
+        causes.append(
+            required("spec.template.spec.restartPolicy", 'valid values: "OnFailure", "Never"')
+        )
+    elif rp not in ("OnFailure", "Never"):
+        causes.append(unsupported("spec.template.spec.restartPolicy", rp, ["OnFailure", "Never"]))
     cm = spec.get("completionMode")
     if cm is not None and cm not in ("NonIndexed", "Indexed"):
         causes.append(unsupported("spec.completionMode", cm, ["NonIndexed", "Indexed"]))
@@ -302,16 +318,16 @@ def configmap_causes(obj: dict[str, Any]) -> list[Cause]:
         return [invalid("data", str(data), "must be a map")]
     for key, value in data.items():
         if not _CONFIGMAP_KEY.match(key) or key in (".", ".."):
-            causes.append(invalid("data", key, CONFIGMAP_KEY_MSG))
+            causes.append(invalid(f"data[{key}]", key, CONFIGMAP_KEY_MSG))
+        if key in binary:
+            causes.append(invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
         if not isinstance(value, str):
             causes.append(invalid(f"data[{key}]", str(value), "must be a string"))
             continue
         total += len(value.encode())
     for key, value in binary.items():
-        if not _CONFIGMAP_KEY.match(key):
-            causes.append(invalid("binaryData", key, CONFIGMAP_KEY_MSG))
-        if key in data:
-            causes.append(invalid("data", key, "duplicate of key present in binaryData"))
+        if not _CONFIGMAP_KEY.match(key) or key in (".", ".."):
+            causes.append(invalid(f"binaryData[{key}]", key, CONFIGMAP_KEY_MSG))
         # binaryData travels base64-encoded; the limit applies to the decoded bytes.
         total += len(value) * 3 // 4 - value[-2:].count("=") if value else 0
     if total > MAX_CONFIGMAP_BYTES:

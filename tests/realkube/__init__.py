@@ -235,6 +235,7 @@ class RealKube:
 
         etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
         etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self.etcd_url = etcd_url  # for tests that compact etcd behind the apiserver's back
         self._spawn(
             "etcd",
             [
