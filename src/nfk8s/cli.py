@@ -1339,6 +1339,8 @@ RBAC_EPILOG = """Examples:
 
   nfk8s rbac -n pipelines | kubectl apply -f -
 
+  nfk8s rbac -n pipelines --user alice@example.org --group bioinfo | kubectl apply -f -
+
   nfk8s rbac --runner-sa nextflow -o json
 
   nfk8s rbac -o name                 # the objects it would create
@@ -1357,6 +1359,24 @@ def rbac(
             show_default=False,
         ),
     ] = None,
+    users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user",
+            metavar="NAME",
+            help="A user to bind to the nfk8s Role (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    groups: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            metavar="NAME",
+            help="A group to bind to the nfk8s Role (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOpt = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
@@ -1370,17 +1390,21 @@ def rbac(
         extra = {"runner_service_account": runner_sa} if runner_sa is not None else {}
         settings = load_settings(_overrides(context, namespace, kubeconfig, **extra))
         ns = settings.namespace or _namespace_without_cluster(settings)
-        runner = settings.runner_service_account
+        who = {
+            "runner_service_account": settings.runner_service_account,
+            "users": users or [],
+            "groups": groups or [],
+        }
         if output is Output.json:
             from nfk8s import render
 
-            items = checks.rbac_manifests(ns, runner_service_account=runner)
+            items = checks.rbac_manifests(ns, **who)
             render.dump_json({"apiVersion": "v1", "kind": "List", "items": items})
         elif output is Output.name:
-            items = checks.rbac_manifests(ns, runner_service_account=runner)
+            items = checks.rbac_manifests(ns, **who)
             sys.stdout.write("".join(_object_name(obj) + "\n" for obj in items))
         else:  # YAML with comments is the table view of manifests
-            sys.stdout.write(checks.render_rbac(ns, runner_service_account=runner))
+            sys.stdout.write(checks.render_rbac(ns, **who))
 
 
 def _object_name(obj: dict[str, Any]) -> str:

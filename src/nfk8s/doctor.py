@@ -470,38 +470,70 @@ def _role(name: str, namespace: str, permissions: Iterable[Permission]) -> dict[
     return role
 
 
-def _binding(name: str, namespace: str, role: str, service_account: str) -> dict[str, Any]:
+def _binding(
+    name: str,
+    namespace: str,
+    role: str,
+    service_account: str,
+    *,
+    users: Iterable[str] = (),
+    groups: Iterable[str] = (),
+) -> dict[str, Any]:
     binding = _object("RoleBinding", "rbac.authorization.k8s.io/v1", name, namespace)
     binding["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}
+    rbac_group = "rbac.authorization.k8s.io"
     binding["subjects"] = [
-        {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+        {"kind": "ServiceAccount", "name": service_account, "namespace": namespace},
+        *({"kind": "User", "name": u, "apiGroup": rbac_group} for u in users),
+        *({"kind": "Group", "name": g, "apiGroup": rbac_group} for g in groups),
     ]
     return binding
 
 
-def rbac_manifests(namespace: str, *, runner_service_account: str) -> list[dict[str, Any]]:
-    """ServiceAccount, Role and RoleBinding for the nfk8s user and for the Nextflow runner."""
+def rbac_manifests(
+    namespace: str,
+    *,
+    runner_service_account: str,
+    users: Iterable[str] = (),
+    groups: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """ServiceAccount, Role and RoleBinding for the nfk8s user and for the Nextflow runner.
+
+    ``users`` and ``groups`` join the nfk8s RoleBinding's subjects: ``kubectl apply`` replaces
+    the subject list, so people bound by hand would lose access at the next apply.
+    """
     runner = runner_service_account
     return [
         _object("ServiceAccount", "v1", USER_SERVICE_ACCOUNT, namespace),
         _role(USER_ROLE, namespace, USER_PERMISSIONS),
-        _binding(USER_ROLE, namespace, USER_ROLE, USER_SERVICE_ACCOUNT),
+        _binding(
+            USER_ROLE, namespace, USER_ROLE, USER_SERVICE_ACCOUNT, users=users, groups=groups
+        ),
         _object("ServiceAccount", "v1", runner, namespace),
         _role(runner, namespace, RUNNER_PERMISSIONS),
         _binding(runner, namespace, runner, runner),
     ]
 
 
-def render_rbac(namespace: str, *, runner_service_account: str) -> str:
+def render_rbac(
+    namespace: str,
+    *,
+    runner_service_account: str,
+    users: Iterable[str] = (),
+    groups: Iterable[str] = (),
+) -> str:
     """The manifests as one YAML stream for ``kubectl apply -f -``, with comments."""
     import yaml
 
-    objects = rbac_manifests(namespace, runner_service_account=runner_service_account)
+    objects = rbac_manifests(
+        namespace, runner_service_account=runner_service_account, users=users, groups=groups
+    )
     comments = {
         0: [
             "nfk8s user: what the nfk8s commands need in this namespace.",
-            f"CI jobs can use ServiceAccount {USER_SERVICE_ACCOUNT}; for people, add User or",
-            f"Group subjects to RoleBinding {USER_ROLE}.",
+            f"CI jobs can use ServiceAccount {USER_SERVICE_ACCOUNT}; people are bound with",
+            "`nfk8s rbac --user NAME --group NAME` (kubectl apply replaces the",
+            f"subjects of RoleBinding {USER_ROLE}: keep them on the command line).",
         ],
         3: [
             f"Nextflow runner: the driver pod runs as {runner_service_account} and creates",

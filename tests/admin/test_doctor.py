@@ -288,6 +288,41 @@ def test_rbac_prints_roles_that_grant_exactly_what_is_checked(tmp_path, invoke):
     assert result.stdout.startswith("---\n# nfk8s user:")
 
 
+def test_rbac_binds_the_users_and_groups_named_on_the_command_line(tmp_path, invoke):
+    offline = write_kubeconfig(tmp_path / "offline", "http://127.0.0.1:9", namespace="team-a")
+
+    result = invoke(
+        "rbac",
+        "--kubeconfig",
+        str(offline),
+        "--user",
+        "alice",
+        "--user",
+        "bob",
+        "--group",
+        "bioinfo",
+        "-o",
+        "json",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    items = json.loads(result.stdout)["items"]
+    user_binding = next(
+        i for i in items if i["kind"] == "RoleBinding" and i["metadata"]["name"] == "nfk8s"
+    )
+    group = "rbac.authorization.k8s.io"
+    assert user_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "nfk8s", "namespace": "team-a"},
+        {"kind": "User", "name": "alice", "apiGroup": group},
+        {"kind": "User", "name": "bob", "apiGroup": group},
+        {"kind": "Group", "name": "bioinfo", "apiGroup": group},
+    ]
+    runner_binding = next(
+        i for i in items if i["kind"] == "RoleBinding" and i["metadata"]["name"] != "nfk8s"
+    )
+    assert [s["kind"] for s in runner_binding["subjects"]] == ["ServiceAccount"]
+
+
 def test_rbac_output_applies_with_kubectl(cluster, invoke):
     """`nfk8s rbac -n NS | kubectl apply -f -`, as the README asks a namespace admin to."""
     target = f"{cluster.namespace}-rbac"

@@ -367,7 +367,7 @@ class RealKube:
     ) -> Namespace:
         """Set ``name`` up as the README asks an admin to: ``nfk8s rbac``'s objects, the
         restricted user bound to the nfk8s Role, a bound RWX work volume."""
-        from nfk8s.doctor import USER_ROLE, rbac_manifests
+        from nfk8s.doctor import rbac_manifests
 
         admin = self.admin
         if admin.try_get("namespaces", "", name) is None:
@@ -376,16 +376,12 @@ class RealKube:
                 "",
                 {"metadata": {"name": name, "labels": dict(labels or {})}},
             )
-        for obj in rbac_manifests(name, runner_service_account=runner_sa):
+        for obj in rbac_manifests(name, runner_service_account=runner_sa, users=[USER]):
             resource = {
                 "ServiceAccount": "serviceaccounts",
                 "Role": "roles",
                 "RoleBinding": "rolebindings",
             }[obj["kind"]]
-            if obj["kind"] == "RoleBinding" and obj["metadata"]["name"] == USER_ROLE:
-                obj["subjects"].append(
-                    {"kind": "User", "name": USER, "apiGroup": "rbac.authorization.k8s.io"}
-                )
             with contextlib.suppress(StatusError):
                 admin.create(resource, name, obj)
         if pvc:

@@ -3,7 +3,6 @@ reviews of the runner are real, and owner references pass OwnerReferencesPermiss
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -51,36 +50,12 @@ def nfk8s(rk: RealKube, namespace: str, *args: str, kubeconfig: Any = None) -> A
 
 def test_rbac_output_applied_by_an_admin_lets_a_restricted_user_run(rk, bare_namespace, tmp_path):
     ns = bare_namespace
-    printed = nfk8s(rk, ns, "rbac")
+    # The admin binds the user on the command line, as the printed comment says.
+    printed = nfk8s(rk, ns, "rbac", "--user", USER)
     assert printed.returncode == 0, printed.stderr
     applied = rk.kubectl("apply", "-f", "-", input=printed.stdout, admin=True)
     assert applied.returncode == 0, applied.stderr
     assert "role.rbac.authorization.k8s.io/nfk8s-runner created" in applied.stdout
-    # The admin names the user in the RoleBinding, as the printed comment says.
-    bind = rk.kubectl(
-        "-n",
-        ns,
-        "patch",
-        "rolebinding",
-        "nfk8s",
-        "--type=json",
-        "-p",
-        json.dumps(
-            [
-                {
-                    "op": "add",
-                    "path": "/subjects/-",
-                    "value": {
-                        "kind": "User",
-                        "name": USER,
-                        "apiGroup": "rbac.authorization.k8s.io",
-                    },
-                }
-            ]
-        ),
-        admin=True,
-    )
-    assert bind.returncode == 0, bind.stderr
     rk.create_work_volume(ns)
     kubeconfig = write_kubeconfig(
         tmp_path / "user.kubeconfig", rk.url, rk.pki.ca, rk.user_token, USER, ns
