@@ -506,9 +506,7 @@ def rbac_manifests(
     return [
         _object("ServiceAccount", "v1", USER_SERVICE_ACCOUNT, namespace),
         _role(USER_ROLE, namespace, USER_PERMISSIONS),
-        _binding(
-            USER_ROLE, namespace, USER_ROLE, USER_SERVICE_ACCOUNT, users=users, groups=groups
-        ),
+        _binding(USER_ROLE, namespace, USER_ROLE, USER_SERVICE_ACCOUNT, users=users, groups=groups),
         _object("ServiceAccount", "v1", runner, namespace),
         _role(runner, namespace, RUNNER_PERMISSIONS),
         _binding(runner, namespace, runner, runner),
