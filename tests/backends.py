@@ -15,12 +15,12 @@ where it must run.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.fakekube import sim_truth as _sim_truth
+from tests.fakekube.util import poll_until
 
 T = TypeVar("T")
 BACKENDS = ("fake", "real")
@@ -75,14 +75,12 @@ class RealCluster:
         message: str | None = None,
     ) -> T:
         # The real control plane is slower than the fake: scale waits, never shorten them.
-        deadline = time.monotonic() + max(timeout * 4, 60.0)
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(message or "condition not met on the real control plane")
-            time.sleep(interval)
+        return poll_until(
+            predicate,
+            max(timeout * 4, 60.0),
+            interval,
+            message or "condition not met on the real control plane",
+        )
 
     def pod_logs(self, namespace: str, pod: str, container: str | None = None) -> list[str]:
         query = {"container": container} if container else None

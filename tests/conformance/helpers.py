@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tests.fakekube.util import poll_until
+
 T = TypeVar("T")
 
 JSON = "application/json"
@@ -235,14 +237,7 @@ def wait_for(
     predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.05, what: str = ""
 ) -> T:
     """Poll ``predicate`` until it returns something truthy (bounded by ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"condition not met within {timeout}s: {what}")
-        time.sleep(interval)
+    return poll_until(predicate, timeout, interval, f"condition not met within {timeout}s: {what}")
 
 
 # ---------------------------------------------------------------------------- backends

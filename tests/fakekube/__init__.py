@@ -8,13 +8,11 @@ See README.md beside this file.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +27,7 @@ from tests.fakekube.rbac import TOKEN, USER, Rbac
 from tests.fakekube.reqlog import RequestLog, RequestRecord
 from tests.fakekube.server import FakeHTTPServer, ServerState
 from tests.fakekube.store import Store
-from tests.fakekube.util import Clock
+from tests.fakekube.util import Clock, kubeconfig_env, poll_until
 
 __all__ = [
     "ClusterAPI",
@@ -232,23 +230,10 @@ class FakeKube:
         message: str | None = None,
     ) -> T:
         """Poll ``predicate`` until it returns something truthy; return that value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(message or f"condition not met within {timeout}s")
-            time.sleep(interval)
+        return poll_until(predicate, timeout, interval, message)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        env.pop("KUBERNETES_SERVICE_PORT", None)
-        if extra:
-            env.update(extra)
-        return env
+        return kubeconfig_env(self.kubeconfig, extra)
 
     def kubectl(
         self,

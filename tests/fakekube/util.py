@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import threading
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.String alphabet
 _POD_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -103,3 +108,33 @@ class Stoppable:
 
     def wait(self, seconds: float) -> bool:
         return self.stopped.wait(seconds)
+
+
+def poll_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    interval: float = 0.05,
+    message: str | None = None,
+) -> T:
+    """Call ``predicate`` until it returns something truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(message or f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def kubeconfig_env(
+    kubeconfig: Path | str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """This process's environment pointed at ``kubeconfig``, never at an in-cluster config."""
+    env = dict(os.environ)
+    env["KUBECONFIG"] = str(kubeconfig)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    env.pop("KUBERNETES_SERVICE_PORT", None)
+    if extra:
+        env.update(extra)
+    return env

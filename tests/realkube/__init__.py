@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from tests.fakekube.api import StatusError
+from tests.fakekube.util import kubeconfig_env, poll_until
 from tests.realkube.client import Client
 from tests.realkube.pki import Pki
 
@@ -110,13 +111,7 @@ class Namespace:
         return self.name
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        env.pop("KUBERNETES_SERVICE_PORT", None)
-        if extra:
-            env.update(extra)
-        return env
+        return kubeconfig_env(self.kubeconfig, extra)
 
     def kubectl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.cluster.kubectl(*args, kubeconfig=self.kubeconfig, **kw)
@@ -497,23 +492,10 @@ class RealKube:
         interval: float = 0.05,
         message: str | None = None,
     ) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(message or f"condition not met within {timeout}s")
-            time.sleep(interval)
+        return poll_until(predicate, timeout, interval, message)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        env.pop("KUBERNETES_SERVICE_PORT", None)
-        if extra:
-            env.update(extra)
-        return env
+        return kubeconfig_env(self.kubeconfig, extra)
 
     def kubectl(
         self,

@@ -270,55 +270,6 @@ class Client:
         )
         return str(doc["status"]["token"])
 
-    def watch(
-        self,
-        resource: str,
-        namespace: str = "",
-        *,
-        resource_version: str = "",
-        label_selector: str = "",
-        field_selector: str = "",
-        timeout_seconds: int = 300,
-        stop: threading.Event | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Watch events as dicts (``type``, ``object``); ends when the server ends the stream.
-
-        A 410 answer or ERROR event is raised as ``StatusError``.
-        """
-        q: dict[str, Any] = {
-            "watch": "true",
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": timeout_seconds,
-        }
-        if resource_version:
-            q["resourceVersion"] = resource_version
-        if label_selector:
-            q["labelSelector"] = label_selector
-        if field_selector:
-            q["fieldSelector"] = field_selector
-        path = resource_path(resource, namespace) + "?" + urllib.parse.urlencode(q)
-        conn = http.client.HTTPSConnection(
-            self.host, self.port, context=self._ssl, timeout=timeout_seconds + 30
-        )
-        try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
-            resp = conn.getresponse()
-            if resp.status >= 400:
-                raise _status_error(Response(resp.status, dict(resp.getheaders()), resp.read()))
-            while stop is None or not stop.is_set():
-                line = resp.readline()
-                if not line:
-                    return
-                ev = json.loads(line)
-                if ev.get("type") == "ERROR":
-                    st = ev.get("object") or {}
-                    raise StatusError(
-                        int(st.get("code") or 500), st.get("reason", ""), st.get("message", "")
-                    )
-                yield ev
-        finally:
-            conn.close()
-
     def open_stream(
         self,
         path: str,
@@ -360,7 +311,8 @@ class Client:
         field_selector: str = "",
         timeout_seconds: int = 300,
     ) -> WatchStream:
-        """Like ``watch`` but closable from another thread (``WatchStream.close()``)."""
+        """Watch events as dicts; ``WatchStream.close()`` ends it from another thread, a 410
+        answer or ERROR event is raised as ``StatusError``."""
         q: dict[str, Any] = {
             "watch": "true",
             "allowWatchBookmarks": "true",
