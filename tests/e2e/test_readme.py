@@ -209,9 +209,12 @@ class GitHubJob:
 
 
 def gitlab_run(
-    job: dict[str, Any], env: dict[str, str], workdir: Path
+    job: dict[str, Any], env: dict[str, str], workdir: Path, output: Path | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Start a job's ``script`` as GitLab Runner does (one shell, stop at the first failure)."""
+    """Start a job's ``script`` as GitLab Runner does (one shell, stop at the first failure).
+
+    With ``output``, the job log goes to that file (read it while the job runs) instead of a pipe.
+    """
     job_env = {
         **env,
         **{k: str(v) for k, v in job.get("variables", {}).items()},
@@ -223,7 +226,7 @@ def gitlab_run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
         cwd=workdir,
         env=job_env,
-        stdout=subprocess.PIPE,
+        stdout=output.open("w") if output else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
@@ -372,16 +375,16 @@ def check_gitlab_example(tmp_path: Path, ci_env, kubeconfig: Path, env) -> None:
     cancelled = tmp_path / "gitlab-cancel"
     cancelled.mkdir()
     job["variables"].update(PIPELINE="sim/slow")
-    proc, job_env = gitlab_run(job, base, cancelled)
-    id_file = cancelled / ".nfk8s-run-id"
-    deadline = time.monotonic() + 120
-    while not (id_file.exists() and id_file.read_text().strip()):
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[0]
+    job_log = tmp_path / "gitlab-cancel.log"
+    proc, job_env = gitlab_run(job, base, cancelled, output=job_log)
+    # SIGTERM must reach `logs -f --cancel-on-interrupt` once it follows, not the shell between
+    # steps (there GitLab's after_script is what cancels): wait for the driver's log in the job log.
+    deadline = time.monotonic() + 300
+    while "Launching `" not in job_log.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, job_log.read_text()
         time.sleep(0.2)
-    run_id = id_file.read_text().strip()
-    while record(env, run_id)["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    run_id = (cancelled / ".nfk8s-run-id").read_text().strip()
+    assert record(env, run_id)["status"] == "running"
     os.killpg(proc.pid, signal.SIGTERM)
     proc.communicate(timeout=300)
     assert proc.returncode != 0
