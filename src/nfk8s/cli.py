@@ -666,21 +666,25 @@ def _follow(
     """Follow a run with ``follower``; Ctrl-C/SIGTERM detach (130) or cancel the run (5)."""
     import threading
 
-    from nfk8s import runs
+    from nfk8s import admin, runs
     from nfk8s.errors import Interrupted
 
     stop = threading.Event()
     try:
         with _sigterm_as_interrupt(), follower:
-            return runs.follow_run(
+            record = runs.follow_run(
                 kube,
                 run_id,
                 lock_name=settings.lock_name,
                 on_event=follower,
                 stop=stop,
-                history_limit=settings.history_limit,
                 **options,
             )
+        # Retention runs once the run has ended: keep the newest ``history_limit`` records.
+        admin.apply_retention(
+            kube, history_limit=settings.history_limit, lock_name=settings.lock_name
+        )
+        return record
     except (KeyboardInterrupt, Interrupted):
         stop.set()
         if not cancel_on_interrupt:
@@ -691,8 +695,6 @@ def _follow(
             ) from None
     messages = _messages()
     messages.info(f"cancelling run {run_id} …")
-    from nfk8s import admin
-
     with _sigterm_as_interrupt():
         try:
             result = admin.cancel_run(

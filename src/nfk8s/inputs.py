@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nfk8s.errors import BadInput
-from nfk8s.manifests import MAX_RECORD_BYTES, pipeline_too_large, stored_size
+from nfk8s.limits import MAX_RECORD_BYTES, pipeline_too_large, stored_size
 
 # -- durations --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nfk8s.errors import BadInput
+from nfk8s.limits import MAX_RECORD_BYTES, pipeline_too_large, stored_size
 from nfk8s.models import (
     RunRecord,
     RunSpec,
@@ -77,8 +78,6 @@ NEXTFLOW_CONFIG = "nextflow.config"
 PARAMS_JSON = "params.json"
 PIPELINE_INDEX = "pipeline.json"
 
-# The API server refuses ConfigMaps over 1 MiB; the rest is headroom for run.json growth.
-MAX_RECORD_BYTES = 900 * 1024
 MAX_LABEL_LENGTH = 63
 # Job names end up in a pod label, so they are DNS labels: ``nfk8s-run-<id>`` is the longest.
 MAX_RUN_ID_LENGTH = MAX_LABEL_LENGTH - len(RECORD_PREFIX)
@@ -373,23 +372,6 @@ def check_record_size(
         f"the run's config files and params are {math.ceil(size / 1024)} KiB; a ConfigMap "
         f"holds at most ~{MAX_RECORD_BYTES // 1024} KiB",
         hint="move large values into files the pipeline reads (e.g. on the work volume)",
-    )
-
-
-def stored_size(content: bytes) -> int:
-    """Bytes a file takes in a ConfigMap: as text, or base64 when it is not UTF-8."""
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return (len(content) + 2) // 3 * 4
-    return len(content)
-
-
-def pipeline_too_large(size: int, *, what: str = "local pipeline") -> BadInput:
-    return BadInput(
-        f"{what} is {math.ceil(size / 1024)} KiB; a ConfigMap holds at most "
-        f"~{MAX_RECORD_BYTES // 1024} KiB",
-        hint="push it to git and run it by URL",
     )
 
 

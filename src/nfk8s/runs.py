@@ -543,7 +543,6 @@ def follow_run(
     log_start: LogStart | None = None,
     tasks: bool = False,
     process: str | None = None,
-    history_limit: int | None = None,
 ) -> RunRecord:
     """Stream the driver log and the task counts until the Job ends, settle the record.
 
@@ -588,7 +587,6 @@ def follow_run(
         job=None if state.job_gone else state.job,
         processes=processes if complete else None,
         session_id=session_id,
-        history_limit=history_limit,
     )
     on_event(Finished(record))
     return record
@@ -609,11 +607,8 @@ def finish_run(
     job: dict[str, Any] | None,
     processes: dict[str, ProcessCounts] | None = None,
     session_id: str | None = None,
-    history_limit: int | None = None,
 ) -> RunRecord:
     """Settle the record of an ended run and release the lock if it is still ours.
-
-    With ``history_limit``, finished records beyond the newest that many are then pruned.
 
     ``processes`` and ``session_id`` (what a follower counted) go into the same
     compare-and-swap write as the outcome; a record someone else already finalised (a
@@ -634,10 +629,6 @@ def finish_run(
         record = update_record(kube, run_id, details, allow_final=True) or record
     with contextlib.suppress(Nfk8sError):
         lock.release(kube, name=lock_name, run_id=run_id)
-    if history_limit is not None:
-        from nfk8s import admin  # admin builds on this module
-
-        admin.apply_retention(kube, history_limit=history_limit, lock_name=lock_name)
     if record is None:
         record = RunRecord(
             run_id=run_id,

@@ -26,7 +26,7 @@ from nfk8s.inputs import (
     validate_profile,
     validate_revision,
 )
-from nfk8s.manifests import MAX_RECORD_BYTES
+from nfk8s.limits import MAX_RECORD_BYTES
 
 
 def assert_one_line(error: BadInput) -> None:
