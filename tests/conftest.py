@@ -4,9 +4,13 @@ namespace on the fake or, for tests marked ``backends``, on each selected backen
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
-from typing import Any
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
 
 import pytest
 
@@ -102,15 +106,73 @@ def cluster(request: pytest.FixtureRequest, backend: str) -> Iterator[Any]:
         rk.delete_namespace(ns.name)
 
 
+_TESTS = str(Path(__file__).resolve().parent)
+_HERE = str(Path(__file__).resolve())
+
+
+def _from_test_machinery() -> bool:
+    """Whether the calling thread runs code of this test tree (the fake's server, its
+    controllers, the node agent, a test's helper thread) rather than the command's own."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(_TESTS) and name != _HERE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _CommandStream:
+    """A stream captured for one in-process command that takes only that command's writes.
+
+    The fake's server and controller threads share the process: a traceback they print
+    while a command runs would otherwise land in that command's captured output. Those
+    writes go to the test's own stream instead.
+    """
+
+    def __init__(self, captured: TextIO, elsewhere: TextIO) -> None:
+        self._captured = captured
+        self._elsewhere = elsewhere
+        self._invoker = threading.get_ident()
+
+    def _target(self) -> TextIO:
+        if threading.get_ident() != self._invoker and _from_test_machinery():
+            return self._elsewhere
+        return self._captured
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        self._target().writelines(lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._captured, name)
+
+
+def _command_runner() -> Any:
+    from typer.testing import CliRunner
+
+    class CommandRunner(CliRunner):
+        @contextlib.contextmanager
+        def isolation(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            outer_out, outer_err = sys.stdout, sys.stderr
+            with super().isolation(*args, **kwargs) as streams:
+                sys.stdout = _CommandStream(sys.stdout, outer_out)  # type: ignore[assignment]
+                sys.stderr = _CommandStream(sys.stderr, outer_err)  # type: ignore[assignment]
+                yield streams
+
+    return CommandRunner()
+
+
 @pytest.fixture
 def invoke(request, monkeypatch, tmp_path):
     """Run ``nfk8s ARGS`` in-process (``CliRunner``) with the fake's kubeconfig.
 
     The environment is cleaned of ``NFK8S_*``, CI and kubeconfig variables; keyword
     arguments add environment variables. Fast: the client is imported once per session.
+    What the fake's own threads print meanwhile stays out of the result's streams.
     """
-    from typer.testing import CliRunner
-
     from nfk8s.cli import app, normalise_argv
     from tests.support import nfk8s_env
 
@@ -120,7 +182,7 @@ def invoke(request, monkeypatch, tmp_path):
         if key.startswith(("NFK8S_", "GITHUB_", "GITLAB_")) or key in {"CI", "KUBECONFIG"}:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
+    runner = _command_runner()
 
     def run(*args: str, **extra_env: str):
         return runner.invoke(

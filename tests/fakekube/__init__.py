@@ -229,8 +229,12 @@ class FakeKube:
         interval: float = 0.02,
         message: str | None = None,
     ) -> T:
-        """Poll ``predicate`` until it returns something truthy; return that value."""
-        return poll_until(predicate, timeout, interval, message)
+        """Poll ``predicate`` until it returns something truthy; return that value.
+
+        The bound is never under a minute: it only matters when the condition is never met,
+        and a busy machine may take far longer than a test's own guess to meet it.
+        """
+        return poll_until(predicate, max(timeout, 60.0), interval, message)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return kubeconfig_env(self.kubeconfig, extra)

@@ -27,6 +27,9 @@ class Fault:
     lose_response: bool = False  # carry the request out, then close before answering
     cut_after: int | None = None  # streams: end after this many lines/events
     latency: float = 0.0  # real seconds added before answering
+    # Held: the request waits (after any latency) until the test sets this event, so a
+    # client can be observed while it is stuck at that step.
+    gate: threading.Event | None = None
     rate: float | None = None
     count: int | None = None
     skip: int = 0
@@ -57,6 +60,7 @@ class FaultDecision:
     lose_response: bool = False
     cut_after: int | None = None
     latency: float = 0.0
+    gates: list[threading.Event] = field(default_factory=list)
 
 
 class Faults:
@@ -84,6 +88,7 @@ class Faults:
         lose_response: bool = False,
         cut_after: int | None = None,
         latency: float = 0.0,
+        gate: threading.Event | None = None,
         rate: float | None = None,
         count: int | None = None,
         skip: int = 0,
@@ -105,6 +110,7 @@ class Faults:
             lose_response=lose_response,
             cut_after=cut_after,
             latency=latency,
+            gate=gate,
             rate=rate,
             count=count,
             skip=skip,
@@ -148,6 +154,8 @@ class Faults:
                     continue
                 rule.fired += 1
                 decision.latency += rule.latency
+                if rule.gate is not None:
+                    decision.gates.append(rule.gate)
                 if rule.drop and not decision.drop and decision.status is None:
                     decision.drop = True
                 if rule.lose_response:

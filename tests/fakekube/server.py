@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -444,6 +445,10 @@ class Handler(BaseHTTPRequestHandler):
                 )
                 if decision.latency:
                     time.sleep(decision.latency)
+                for gate in decision.gates:
+                    while not gate.wait(0.05):
+                        if st.stopping.is_set():
+                            raise _Dropped
                 if decision.drop:
                     raise _Dropped
                 if decision.status is not None:
@@ -1243,6 +1248,14 @@ class FakeHTTPServer(ThreadingHTTPServer):
         self.state = state
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up mid-answer is routine (a cancelled follow, a killed
+        # process); the default handler would print its traceback into whatever
+        # sys.stderr is at the time - an in-process command's captured stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, conn: socket.socket) -> None:
         with self._conns_lock:
