@@ -117,6 +117,41 @@ def test_cancel_with_grace_zero_sweeps_the_orphaned_tasks(cluster, tasks_as_jobs
     assert_nothing_left(cluster, run_id)
 
 
+@pytest.mark.fake_only("holds the API server's pod deletions (faults)")
+def test_cancel_holds_the_lock_until_its_teardown_is_done(cluster):
+    run_id = submit(cluster)
+    running_task_pods(cluster, run_id, at_least=3)
+    # Every pod deletion waits at the server until the gate opens: cancel is stuck in its
+    # teardown, with the driver and its tasks still running.
+    gate = threading.Event()
+    held = cluster.faults.add(verb="delete", resource="pods", gate=gate)
+    results: list[admin.CancelResult] = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            results.append(cancel(cluster, run_id, grace=5))
+        except BaseException as exc:  # re-raised below: a thread's own would be lost
+            errors.append(exc)
+
+    canceller = threading.Thread(target=go)
+    canceller.start()
+    try:
+        cluster.wait_for(lambda: held.matched or errors, timeout=60)
+        assert not errors
+        assert stored_status(cluster, run_id) == "cancelled"
+        # The next run must not start while this one's pods are still going.
+        assert lock_holder(cluster) == run_id
+    finally:
+        gate.set()
+        canceller.join(timeout=120)
+    assert not canceller.is_alive()
+    if errors:
+        raise errors[0]
+    assert results[0].lock_released
+    assert_nothing_left(cluster, run_id)
+
+
 def test_cancel_of_a_finished_run_says_so_and_changes_nothing(cluster, invoke):
     run_id = submit(cluster, "sim/hello", params={"sim_task_seconds": 1})
     cluster.wait_for(lambda: job_finished(cluster, run_id), timeout=20)

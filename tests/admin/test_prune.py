@@ -49,10 +49,16 @@ def test_prune_keeps_the_newest_and_never_the_active_or_unfinished(cluster, invo
     assert record_ids(cluster) == ["going", "h00001", "h00004", "h00005"]
 
 
-def test_prune_older_than_uses_the_finish_time_on_the_server_clock(cluster, invoke):
+def test_prune_older_than_uses_the_finish_time(cluster, invoke):
     seed_history(cluster, 4)  # finished on 2026-01-01, a minute apart
     now = connect(cluster).server_now()
-    recent = seed_record(cluster, "recent", submitted_at=now - timedelta(hours=1))
+    # Submitted three days ago but finished an hour ago: young by the time it ended.
+    recent = seed_record(
+        cluster,
+        "recent",
+        submitted_at=now - timedelta(days=3),
+        duration=timedelta(days=3) - timedelta(hours=1),
+    )
     before = snapshot(cluster)
 
     dry = invoke("prune", "--keep", "0", "--older-than", "1d", "--dry-run", "-o", "json")
@@ -63,6 +69,23 @@ def test_prune_older_than_uses_the_finish_time_on_the_server_clock(cluster, invo
     done = invoke("prune", "--keep", "0", "--older-than", "1d", "-o", "name")
     assert done.stdout.split() == ["h00003", "h00002", "h00001", "h00000"]
     assert record_ids(cluster) == [recent.run_id]
+
+
+@pytest.mark.fake_only("sets the server's clock apart from this machine's (clock_offset)")
+@pytest.mark.parametrize("days", [-30, 30])
+def test_prune_older_than_measures_age_on_the_server_clock(cluster, invoke, days):
+    # Thirty days between the clocks: by this machine's, both runs would be a month old
+    # (or not yet finished); by the server's, one ended two days ago and one an hour ago.
+    cluster.clock_offset = timedelta(days=days).total_seconds()
+    now = connect(cluster).server_now()
+    seed_record(cluster, "old", submitted_at=now - timedelta(days=2, minutes=5))
+    seed_record(cluster, "young", submitted_at=now - timedelta(hours=1, minutes=5))
+
+    result = invoke("prune", "--keep", "0", "--older-than", "1d", "-o", "name")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["old"]
+    assert record_ids(cluster) == ["young"]
 
 
 def test_pruning_a_record_removes_its_job_and_pods(cluster, invoke):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from nfk8s import manifests
 from nfk8s.lock import Verdict, decide
 
 NOW = datetime(2026, 11, 26, 3, 0, 0, tzinfo=UTC)
@@ -58,6 +59,15 @@ def test_no_job_within_grace_is_held():
     decision = decide(lease("r1", NOW - timedelta(seconds=30)), None, NOW)
     assert decision.verdict is Verdict.HELD
     assert "starting" in decision.reason
+
+
+def test_a_deleted_job_makes_the_lock_stale_even_inside_the_grace():
+    # The Lease names the Job it got: that Job gone means the run is over, grace or not.
+    noted = lease("r1", NOW - timedelta(seconds=5))
+    noted["metadata"]["annotations"] = {manifests.JOB_UID_ANNOTATION: "0b6c-uid"}
+    decision = decide(noted, None, NOW)
+    assert decision.verdict is Verdict.STALE
+    assert "deleted" in decision.reason
 
 
 def test_no_job_past_grace_is_stale():

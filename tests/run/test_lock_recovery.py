@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support import run_nfk8s, try_get
+from nfk8s import manifests
+from tests.support import nfk8s_env, run_nfk8s, try_get
 
 pytestmark = pytest.mark.backends
 
@@ -80,6 +81,31 @@ def test_finished_holder_is_taken_over_and_its_record_settled(cluster):
     assert "took over the lock from stale run first" in second.stderr
     assert lease(cluster)["spec"]["leaseTransitions"] == 1
     assert record(cluster, "first")["status"] == "succeeded"
+
+
+def test_deleting_the_job_of_a_detached_run_frees_the_lock_at_once(cluster):
+    # A day of start-up grace: however slow this machine, the takeover happens inside it.
+    env = nfk8s_env(cluster, NFK8S_STARTUP_GRACE_SECONDS="1d")
+    first = run_nfk8s(cluster, "run", "sim/slow", "--detach", "--name", "first", env=env)
+    assert first.returncode == 0, first.stderr
+    assert lease(cluster)["spec"]["leaseDurationSeconds"] == 86400
+    assert lease(cluster)["metadata"]["annotations"][manifests.JOB_UID_ANNOTATION]
+    # Deleted in the background, the Job leaves the API at once; its pods follow it.
+    cluster.api.delete(
+        "jobs", cluster.namespace, manifests.job_name("first"), propagation_policy="Background"
+    )
+    cluster.wait_for(
+        lambda: (
+            try_get(cluster.api, "jobs", cluster.namespace, manifests.job_name("first")) is None
+        ),
+        timeout=30,
+    )
+
+    second = run_nfk8s(cluster, "run", "sim/hello", "--name", "second")
+
+    assert second.returncode == 0, second.stderr
+    assert "took over the lock from stale run first" in second.stderr
+    assert lease(cluster)["spec"]["leaseTransitions"] == 1
 
 
 def test_a_lock_without_job_is_kept_through_its_grace_then_taken(cluster):
