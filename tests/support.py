@@ -73,6 +73,17 @@ def run_nfk8s(
     )
 
 
+def start_nfk8s(fk: FakeKube, *args: str) -> subprocess.Popen[str]:
+    """Start the installed ``nfk8s`` entry point, its output piped, without waiting."""
+    return subprocess.Popen(
+        [nfk8s_binary(), *args],
+        env=nfk8s_env(fk),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @contextlib.contextmanager
 def compacting(fk: FakeKube, every: float) -> Iterator[None]:
     """Compact the fake's watch history every ``every`` seconds, as etcd compactions do:

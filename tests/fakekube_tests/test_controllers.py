@@ -295,19 +295,28 @@ def test_driver_context_reads_mounts_and_logs(fakekube: FakeKube) -> None:
 
 def test_driver_sigterm_then_exit(fakekube: FakeKube) -> None:
     started = threading.Event()
+    may_exit = threading.Event()
+    # Read by the test: an assertion in the driver's thread could not fail it.
+    woke_terminating: list[bool] = []
 
     def runner(ctx: Any) -> int:
         started.set()
         ctx.sleep(10_000)
-        assert ctx.terminating
+        woke_terminating.append(ctx.terminating)
         ctx.log("cleaning up")
+        may_exit.wait(60)
         return 0
 
     _driver_pod(fakekube, "term", runner)
-    started.wait(5)
+    assert started.wait(60)
     fakekube.api.delete("pods", "default", "term", grace_period_seconds=30)
+    fakekube.wait_for(lambda: woke_terminating)
+    assert woke_terminating == [True]
+    # The container is still cleaning up: the pod stays, marked for deletion.
     pod = fakekube.api.get("pods", "default", "term")
-    assert pod["metadata"]["deletionTimestamp"]  # stays until the container has stopped
+    assert pod["metadata"]["deletionTimestamp"]
+    assert fakekube.pod_logs("default", "term") == ["cleaning up"]
+    may_exit.set()
     fakekube.wait_for(lambda: fakekube.store.try_get("pods", "default", "term") is None)
 
 
@@ -326,7 +335,7 @@ def test_driver_killed_without_grace(fakekube: FakeKube) -> None:
         return 0
 
     _driver_pod(fakekube, "kill", runner)
-    started.wait(5)
+    assert started.wait(60)
     fakekube.api.delete("pods", "default", "kill", grace_period_seconds=0)
     assert fakekube.store.try_get("pods", "default", "kill") is None
     fakekube.wait_for(lambda: outcome)

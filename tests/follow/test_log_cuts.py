@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 from tests.follow.helpers import driver_pod, start
-from tests.support import run_nfk8s
+from tests.support import run_nfk8s, start_nfk8s
 
 LINES = 4000
 
@@ -20,17 +20,41 @@ def same_second(fk, pod: str) -> int:
 
 def test_following_through_cut_streams_prints_the_log_exactly_once(cluster):
     # Chatter arrives in batches of lines that share one timestamp: the hard case for
-    # a cursor that resumes from a time.
-    run_id = start(cluster, "sim/chatty", f"sim_log_lines={LINES}", "sim_lines_per_second=2000")
-    cut = cluster.faults.add(verb="get", resource="pods", subresource="log", cut_after=500, count=6)
-    result = run_nfk8s(cluster, "logs", "-f", "--plain", run_id)
-    assert result.returncode == 0, result.stderr
+    # a cursor that resumes from a time. Then the run's one task keeps the driver running,
+    # so every cut below meets a live follow, which must reconnect, not a finished log.
+    run_id = start(
+        cluster,
+        "sim/chatty",
+        f"sim_log_lines={LINES}",
+        "sim_lines_per_second=2000",
+        "sim_task_seconds=1000000",
+    )
     pod = driver_pod(cluster, run_id)
-    expected = cluster.pod_logs(cluster.namespace, pod)
-    assert cut.fired == 6
+    cluster.wait_for(lambda: chatter(cluster.pod_logs(cluster.namespace, pod)) == LINES)
     assert same_second(cluster, pod) > 1000
-    assert sum(line.startswith("chatter ") for line in expected) == LINES
-    assert result.stdout.splitlines() == expected
+    expected = cluster.pod_logs(cluster.namespace, pod)
+    cut = cluster.faults.add(verb="get", resource="pods", subresource="log", cut_after=500, count=6)
+    follower = start_nfk8s(cluster, "logs", "-f", "--plain", run_id)
+    printed: list[str] = []
+    reader = threading.Thread(
+        target=lambda: printed.extend(line.rstrip("\n") for line in follower.stdout)
+    )
+    reader.start()
+    try:
+        cluster.wait_for(lambda: len(printed) >= len(expected) and cut.fired == 6, timeout=60)
+        # Still following: the driver runs on, and the log did not grow meanwhile.
+        assert follower.poll() is None
+        assert cluster.api.get("pods", cluster.namespace, pod)["status"]["phase"] == "Running"
+        assert cluster.pod_logs(cluster.namespace, pod) == expected
+    finally:
+        follower.kill()
+        follower.wait(timeout=60)
+        reader.join(timeout=60)
+    assert printed == expected, follower.stderr.read()
+
+
+def chatter(lines: list[str]) -> int:
+    return sum(line.startswith("chatter ") for line in lines)
 
 
 def test_reading_a_finished_log_through_cuts_is_complete(cluster):

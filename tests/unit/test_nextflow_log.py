@@ -220,13 +220,28 @@ def test_unknown_lines_are_none(line: str) -> None:
     assert parse_line(line) is None
 
 
-def test_never_raises_on_arbitrary_input() -> None:
-    samples = ["[", "[]", "WARN:", "ERROR ~", "NOTE:", "[ERROR]", "[PROCESS ab/123456]", "`", "'"]
-    for sample in samples:
-        parse_line(sample)
-        parse_line(sample + " x")
+def test_arbitrary_input_parses_and_is_never_swallowed() -> None:
+    # parse_line turns any exception into None, so "it never raises" can only be seen in
+    # what it returns: None where an event is due is an error swallowed.
+    bare = ["[", "[]", "WARN:", "ERROR ~", "NOTE:", "[ERROR]", "[PROCESS ab/123456]", "`", "'"]
+    assert [parse_line(sample) for sample in bare] == [None] * len(bare)
+    kinds = [getattr(parse_line(sample + " x"), "kind", None) for sample in bare]
+    assert kinds == [
+        None,
+        None,
+        LogKind.WARN,
+        LogKind.ERROR,
+        LogKind.NOTE,
+        LogKind.TASK_ERROR,
+        LogKind.SUBMITTED,
+        None,
+        None,
+    ]
     for code in range(0, 0x110000, 97):
-        parse_line(f"[ab/123456] Submitted process > {chr(code)}")
+        name = chr(code)
+        event = parse_line(f"[ab/123456] Submitted process > {name}")
+        assert event is not None, hex(code)
+        assert (event.kind, event.process, event.hash) == (LogKind.SUBMITTED, name, "ab/123456")
 
 
 def test_split_label() -> None:
