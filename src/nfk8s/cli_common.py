@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperArgument, TyperCommand
+from typer import _click as click  # Typer vendors its Click
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from nfk8s import __version__
+from nfk8s import __version__, usage
 from nfk8s.completion import complete_run_id
 
 if TYPE_CHECKING:
@@ -47,8 +48,61 @@ MAIN_EPILOG = """Examples:
 Every command takes -h/--help. Completion: nfk8s completion bash|zsh|fish.
 """
 
+
+class _Argument(TyperArgument):
+    """An argument shown as its metavar alone: ``PIPELINE`` and ``[RUN]``, as man pages do."""
+
+    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        name = self.metavar or (self.name or "").upper()
+        return [name if self.required else f"[{name}]"]
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+class Command(TyperCommand):
+    """Every nfk8s command: arguments as ``_Argument`` (Typer offers no class per argument),
+    usage errors as ``error:``/``hint:``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return usage.parse_checked(super().parse_args, ctx, args)
+
+
+class Group(TyperGroup):
+    """``nfk8s`` and ``nfk8s lock``: usage errors as ``error:``/``hint:``; ``help CMD``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return usage.parse_checked(super().parse_args, ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, rest = args[0], args[1:]
+        if name == "help" and "help" not in self.commands:
+            # `nfk8s help [CMD…]`, as git, kubectl and helm take it.
+            if not rest:
+                typer.echo(ctx.get_help())
+                ctx.exit(0)
+            name, rest = rest[0], [*rest[1:], "--help"]
+        if name.startswith("-"):
+            self.parse_args(ctx, args)  # an option after the command group's own: say which
+        command = self.get_command(ctx, name)
+        if command is None:
+            if ctx.resilient_parsing:
+                return None, None, rest
+            raise usage.unknown_command(name, ctx, list(self.commands))
+        return name, command, rest
+
+
 app = typer.Typer(
     name="nfk8s",
+    cls=Group,
     help=HELP,
     epilog=MAIN_EPILOG,
     no_args_is_help=True,
@@ -59,27 +113,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-
-
-class _Argument(TyperArgument):
-    """An argument shown as its metavar alone: ``PIPELINE`` and ``[RUN]``, as man pages do."""
-
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw
-        return name if self.required else f"[{name}]"
-
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
-        return None if self.metavar else super().display_type_rich(ctx)
-
-
-class Command(TyperCommand):
-    """Every nfk8s command: arguments as ``_Argument`` (Typer offers no class per argument)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if type(param) is TyperArgument:
-                param.__class__ = _Argument
 
 
 class Output(StrEnum):

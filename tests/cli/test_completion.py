@@ -177,15 +177,15 @@ def imported_modules(env: dict[str, str]) -> set[str]:
     }
 
 
-def test_completion_imports_neither_kubernetes_nor_rich(cluster, tmp_path):
+def test_completion_imports_neither_kubernetes_nor_rich_nor_pydantic(cluster, tmp_path):
     run_id = start_run(cluster)
     base = env_for(cluster, tmp_path, _NFK8S_COMPLETE="complete_bash")
     words = {**base, "COMP_WORDS": "nfk8s lo", "COMP_CWORD": "1"}
-    assert not imported_modules(words) & {"kubernetes", "rich"}
+    assert not imported_modules(words) & {"kubernetes", "rich", "pydantic"}
     runs = {**base, "COMP_WORDS": "nfk8s logs ", "COMP_CWORD": "2"}
     assert "kubernetes" in imported_modules(runs)  # a miss lists the runs
     # A hit is answered from the cache file alone.
-    assert not imported_modules(runs) & {"kubernetes", "rich", "filelock"}
+    assert not imported_modules(runs) & {"kubernetes", "rich", "filelock", "pydantic"}
     assert run_id in (tmp_path / "cache" / "nfk8s").glob("runs-*.json").__next__().read_text()
 
 

@@ -82,7 +82,7 @@ def test_the_metavars_the_readme_uses():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["completion", "bash"]])
-def test_help_and_completion_scripts_load_neither_kubernetes_nor_rich(argv):
+def test_help_and_completion_scripts_load_neither_kubernetes_nor_rich_nor_pydantic(argv):
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "nfk8s", *argv],
         capture_output=True,
@@ -94,4 +94,4 @@ def test_help_and_completion_scripts_load_neither_kubernetes_nor_rich(argv):
         for line in done.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert not loaded & {"kubernetes", "rich"}
+    assert not loaded & {"kubernetes", "rich", "pydantic", "pydantic_core"}
