@@ -12,6 +12,7 @@ import typer
 from nfk8s.cli_common import (
     Command,
     ContextOpt,
+    Group,
     KubeconfigOpt,
     NamespaceOpt,
     Output,
@@ -303,6 +304,7 @@ LOCK_EPILOG = """Examples:
 
 lock_app = typer.Typer(
     name="lock",
+    cls=Group,
     help="Show the run lock, or release it by hand.",
     epilog=LOCK_EPILOG,
     no_args_is_help=False,
