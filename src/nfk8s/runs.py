@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from nfk8s import lock, manifests, models, records, redact
 from nfk8s.errors import (
+    BadInput,
     ClusterError,
     Conflict,
     Interrupted,
@@ -192,6 +193,8 @@ def submit(
     ``make_run_id`` derives the run id from the server's clock (so ids sort in cluster
     time); without it ``spec.run_id`` is used as given.
     """
+    # Bad input is found before the first write, the Lease.
+    check_submittable(kube, spec, settings, named=make_run_id is None)
     deadline = None if wait_lock_seconds is None else time.monotonic() + wait_lock_seconds
     while True:
         if make_run_id is not None:
@@ -230,6 +233,25 @@ def submit(
     return SubmitResult(record, acquired.took_over_from)
 
 
+def check_submittable(kube: Kube, spec: RunSpec, settings: Settings, *, named: bool) -> None:
+    """Raise ``BadInput`` for what would fail half-way through writing the run.
+
+    The objects are built as they will be (too large a record or Secret raises), and a
+    ``--name`` already taken is refused. Another run may still take the name before this
+    one writes its record: ``_write_run`` refuses that too.
+    """
+    plan(spec, settings, namespace=kube.namespace, now=kube.server_now(), record_uid="")
+    if named and kube.get(CONFIGMAPS, manifests.record_name(spec.run_id)) is not None:
+        raise name_taken(spec.run_id)
+
+
+def name_taken(run_id: str) -> BadInput:
+    return BadInput(
+        f"run {run_id} exists; pick another --name",
+        hint=f"see it with `nfk8s status {run_id}`, or leave out --name for a generated id",
+    )
+
+
 def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> tuple[RunRecord, dict[str, Any]]:
     now = kube.server_now()
     draft = plan(spec, settings, namespace=kube.namespace, now=now, record_uid="")
@@ -238,13 +260,22 @@ def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> tuple[RunRecord
     def ours(obj: dict[str, Any]) -> bool:
         return (obj.get("metadata", {}).get("labels") or {}).get(run_label) == spec.run_id
 
-    record_cm = kube.create(CONFIGMAPS, draft.record, is_ours=ours)
+    try:
+        record_cm = kube.create(CONFIGMAPS, draft.record, is_ours=ours)
+    except Conflict:
+        raise name_taken(spec.run_id) from None
     record_uid = record_cm["metadata"]["uid"]
     final = plan(spec, settings, namespace=kube.namespace, now=now, record_uid=record_uid)
     try:
         if final.secret is not None:
             kube.create(SECRETS, final.secret, is_ours=ours)
         job = kube.create(JOBS, final.job, is_ours=ours)
+    except Conflict:
+        # A Secret or Job of an earlier run of that name outlived its record: this run
+        # never started, so it leaves no record behind.
+        with contextlib.suppress(Nfk8sError):
+            kube.delete(CONFIGMAPS, record_cm["metadata"]["name"])
+        raise name_taken(spec.run_id) from None
     except Nfk8sError as exc:
         failed = replace(
             draft.run,

@@ -139,10 +139,12 @@ def test_every_real_transcript_goes_through_tracker_and_views():
         assert out.getvalue()
 
 
-def read_pty(fd: int, proc: subprocess.Popen, timeout: float) -> bytes:
+def read_pty(fd: int, proc: subprocess.Popen, timeout: float, until: bytes | None = None) -> bytes:
+    """What the terminal shows until ``until`` appears, or the process closes it; the
+    timeout only bounds a hang."""
     data = b""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (until and until in data):
         ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
             try:
@@ -172,8 +174,8 @@ def test_a_real_terminal_is_left_clean(cluster):
     )
     os.close(secondary)
     try:
-        screen = read_pty(primary, proc, 60).decode("utf-8", "replace")
-        proc.wait(timeout=10)
+        screen = read_pty(primary, proc, 300).decode("utf-8", "replace")
+        proc.wait(timeout=60)
     finally:
         os.close(primary)
         proc.kill()
@@ -202,11 +204,12 @@ def test_ctrl_c_on_a_real_terminal_detaches_cleanly(cluster):
     )
     os.close(secondary)
     try:
-        screen = read_pty(primary, proc, 3).decode("utf-8", "replace")
+        # Interrupt only once the live view shows the run: the follow is under way.
+        screen = read_pty(primary, proc, 120, until=b"SIM_SLOW:SLEEP").decode("utf-8", "replace")
         assert "SIM_SLOW:SLEEP" in screen
         os.killpg(proc.pid, 2)  # what Ctrl-C does: SIGINT to the foreground group
-        screen += read_pty(primary, proc, 20).decode("utf-8", "replace")
-        proc.wait(timeout=10)
+        screen += read_pty(primary, proc, 120).decode("utf-8", "replace")
+        proc.wait(timeout=60)
     finally:
         os.close(primary)
         proc.kill()
