@@ -167,7 +167,7 @@ def on_a_terminal(argv: list[str], env: dict[str, str], timeout: float = 120) ->
             chunks.append(data)
         elif proc.poll() is not None:
             break
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
     os.close(leader)
     return b"".join(chunks).decode("utf-8", "replace")
 

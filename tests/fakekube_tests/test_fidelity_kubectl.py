@@ -91,7 +91,7 @@ def test_get_watch(fk: FakeKube) -> None:
             "get",
             "cm",
             "-w",
-            "--request-timeout=20s",
+            "--request-timeout=300s",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -105,14 +105,14 @@ def test_get_watch(fk: FakeKube) -> None:
         fk.api.create(
             "configmaps", "default", {"metadata": {"name": "watched"}, "data": {"a": "b"}}
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120
         seen = ""
         while time.monotonic() < deadline and "watched" not in seen:
             seen = proc.stdout.readline()
         assert seen.split()[:2] == ["watched", "1"]
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.wait(timeout=60)
 
 
 def test_replace_with_stale_resource_version_conflicts(fk: FakeKube) -> None:

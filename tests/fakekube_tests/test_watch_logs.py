@@ -18,7 +18,7 @@ from tests.fakekube import FakeKube
 from tests.fakekube_tests.helpers import pod_manifest
 
 
-def _conn(fk: FakeKube, timeout: float = 10) -> http.client.HTTPConnection:
+def _conn(fk: FakeKube, timeout: float = 60) -> http.client.HTTPConnection:
     host, port = fk.url.removeprefix("http://").split(":")
     return http.client.HTTPConnection(host, int(port), timeout=timeout)
 
@@ -49,7 +49,8 @@ def test_watch_is_chunked_json_lines_and_times_out(fakekube: FakeKube) -> None:
         fakekube, "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1"
     )
     assert status == 200 and headers["Transfer-Encoding"] == "chunked"
-    assert 0.9 < time.monotonic() - started < 3
+    # It ended by itself, at its timeout at the earliest (a busy machine only adds to it).
+    assert time.monotonic() - started > 0.9
     events = _events(body)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "a"),
@@ -134,7 +135,8 @@ def test_streams_end_promptly_when_the_server_stops() -> None:
     with pytest.raises((http.client.IncompleteRead, ConnectionError, OSError)):
         resp.read()
         raise ConnectionError("stream ended")
-    assert time.monotonic() - started < 3
+    # Left to itself the watch would run for DEFAULT_WATCH_TIMEOUT (half an hour).
+    assert time.monotonic() - started < 60
 
 
 def test_log_options(fakekube: FakeKube) -> None:
@@ -247,12 +249,12 @@ def test_standalone_server_writes_kubeconfig_and_stops_on_sigterm(tmp_path: Path
         url = line.split(" ", 1)[1]
         assert url in kubeconfig.read_text()
         host, port = url.removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
         conn.request("GET", "/version")
         assert json.loads(conn.getresponse().read())["major"] == "1"
         conn.close()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

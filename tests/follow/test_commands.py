@@ -137,7 +137,7 @@ def test_interrupt_detaches_and_says_how_to_come_back(cluster):
     follower = follow(cluster, "logs", "-f", run_id)
     try:
         follower.send_signal(signal.SIGTERM)
-        _, err = follower.communicate(timeout=20)
+        _, err = follower.communicate(timeout=60)
     finally:
         follower.kill()
     assert follower.returncode == 130

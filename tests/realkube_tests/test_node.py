@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -552,21 +551,18 @@ def test_graceful_delete_of_running_pod_stops_it_with_sigterm_then_removes_it(
     rk.wait_for(lambda: "running" in _state(_get(rk, ns.name, "sleeper")), timeout=60)
     watch = _PodWatch(rk, ns.name, "sleeper")
     try:
-        t0 = time.monotonic()
-        rk.admin.delete("pods", ns.name, "sleeper", grace_period_seconds=600)
+        # A day of grace (over an hour real): removed within the wait below, the pod went
+        # by the agent's grace-0 delete once the container stopped, not by the grace.
+        rk.admin.delete("pods", ns.name, "sleeper", grace_period_seconds=86400)
         rk.wait_for(
             lambda: any(t == "DELETED" for t, _p in watch.snapshot()),
             timeout=60,
             message="pod never removed",
         )
-        elapsed = time.monotonic() - t0
     finally:
         watch.close()
     versions = watch.snapshot()
     assert versions[-1][0] == "DELETED"
-    # Removed by the agent's grace-0 delete once the container stopped, long before the
-    # 600 s (30 s real) grace period ran out.
-    assert elapsed < 20
     final = versions[-2][1]
     assert final["metadata"]["deletionTimestamp"]
     assert final["status"]["phase"] == "Failed"
