@@ -398,9 +398,6 @@ def _run_and_follow(
     _finish(final, fmt)
 
 
-CANCEL_GRACE_SECONDS = 60
-
-
 def _follow(
     kube: Kube,
     run_id: str,
@@ -448,7 +445,7 @@ def _follow(
                 kube,
                 run_id,
                 lock_name=settings.lock_name,
-                grace_period_seconds=CANCEL_GRACE_SECONDS,
+                grace_period_seconds=settings.cancel_grace_seconds,
                 on_progress=messages.info,
             )
         except KeyboardInterrupt:

@@ -16,12 +16,12 @@ from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
 pytestmark = pytest.mark.backends
 
 
-def follow(cluster, *args: str) -> subprocess.Popen[str]:
+def follow(cluster, *args: str, **env: str) -> subprocess.Popen[str]:
     """Start ``nfk8s ARGS``; return it once it has printed a first driver log line, so it is
     following the log (that line is read from its stdout)."""
     follower = subprocess.Popen(
         [nfk8s_binary(), *args],
-        env=nfk8s_env(cluster),
+        env=nfk8s_env(cluster, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -159,6 +159,24 @@ def test_cancel_on_interrupt_cancels(cluster):
     assert record(cluster, run_id)["status"] == "cancelled"
     lease = cluster.api.get("leases", cluster.namespace, "nfk8s-lock")
     assert not lease["spec"].get("holderIdentity")
+
+
+def test_cancel_on_interrupt_gives_nextflow_the_cancel_grace_setting(cluster):
+    follower = follow(
+        cluster,
+        "run",
+        "sim/slow",
+        "--cancel-on-interrupt",
+        "--plain",
+        NFK8S_CANCEL_GRACE_SECONDS="7",
+    )
+    try:
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 5, err
+    assert "(grace 7s)" in err and "(grace 60s)" not in err, err
 
 
 @pytest.mark.fake_only("counts reads in the fake's request log: the API cost of following")
