@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from nfk8s.cli_common import WAIT_FOREVER, app
+from nfk8s.cli_common import WAIT_FOREVER, app, global_options, stderr_messages
 from nfk8s.completion import COMPLETE_VAR
 
 # Importing registers the commands, in the order `--help` lists them.
@@ -21,7 +21,15 @@ __all__ = ["app", "main", "normalise_argv"]
 
 
 def normalise_argv(args: list[str]) -> list[str]:
-    """Let ``--wait-lock`` stand alone, as the ``[=DUR]`` in its usage promises."""
+    """Read Nextflow's spellings of ``run``'s options as nfk8s's (``-resume``, ``-profile``...)
+    and let ``--wait-lock`` stand alone, as the ``[=DUR]`` in its usage promises.
+
+    Raises ``BadInput`` for a single-dash word ``run`` does not know.
+    """
+    if "run" in args:
+        from nfk8s.inputs import nextflow_style_argv
+
+        args = nextflow_style_argv(args)
     return [f"--wait-lock={WAIT_FOREVER}" if arg == "--wait-lock" else arg for arg in args]
 
 
@@ -30,4 +38,15 @@ def main() -> None:
         from nfk8s import completion
 
         completion.register()
-    app(args=normalise_argv(sys.argv[1:]), prog_name="nfk8s")
+        app(args=sys.argv[1:], prog_name="nfk8s")
+        return
+    from nfk8s.errors import BadInput
+
+    try:
+        args = normalise_argv(sys.argv[1:])
+    except BadInput as exc:
+        # Before Click has read --no-color: look for it in the words as typed.
+        global_options.no_color = "--no-color" in sys.argv[1:]
+        stderr_messages().error(exc.message, exc.hint)
+        raise SystemExit(int(exc.exit_code)) from None
+    app(args=args, prog_name="nfk8s")

@@ -48,6 +48,19 @@ RUN_EPILOG = """Examples:
   nfk8s run ./my-pipeline --params-file params.yaml --timeout 6h --detach
 
   nfk8s run nf-core/sarek --wait-lock=30m   # queue behind the active run
+
+  nfk8s run nf-core/rnaseq -profile test -resume    # Nextflow's spellings
+
+  nfk8s run ./my-pipeline -- -stub -entry QC -with-report report.html
+
+Nextflow's spellings -resume [SESSION], -profile, -params-file, -revision, -name,
+-config and -latest are read as the options above. Other Nextflow options go after
+--; nfk8s passes these, and only these:
+
+\b
+  -stub, -stub-run, -preview, -entry NAME, -main-script FILE, -with-report [FILE],
+  -with-trace [FILE], -with-timeline [FILE], -with-dag [FILE], -dump-hashes [json],
+  -cache true|false, -qs N, -queue-size N
 """
 
 
@@ -61,6 +74,14 @@ def run(
             show_default=False,
         ),
     ],
+    nextflow_options: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="-- NEXTFLOW_OPTION...",
+            help="After --: Nextflow options nfk8s passes to the driver as given (listed below).",
+            show_default=False,
+        ),
+    ] = None,
     revision: Annotated[
         str | None,
         typer.Option("--revision", "-r", metavar="REV", help="Git branch, tag or commit."),
@@ -98,7 +119,18 @@ def run(
         ),
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Resume from Nextflow's cache of earlier runs.")
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="[SESSION]",
+            help="Resume from Nextflow's cache: the pipeline's last session, or SESSION "
+            "(a session id, a UUID).",
+            show_default=False,
+        ),
+    ] = None,
+    latest: Annotated[
+        bool,
+        typer.Option("--latest", help="Pull the newest revision of a remote pipeline first."),
     ] = False,
     name: Annotated[
         str | None,
@@ -108,12 +140,7 @@ def run(
         bool, typer.Option("--detach", "-d", help="Return once submitted; print the run id.")
     ] = False,
     attach: Annotated[
-        bool,
-        typer.Option(
-            "--attach",
-            help="If a run is active, follow it instead of failing (even of another pipeline); "
-            "exit with its code.",
-        ),
+        bool, typer.Option("--attach", help="If a run is active, follow it instead of failing.")
     ] = False,
     wait_lock: Annotated[
         str | None,
@@ -181,6 +208,8 @@ def run(
             configs=config or [],
             secret_params=secret_param or [],
             resume=resume,
+            latest=latest,
+            nextflow_options=nextflow_options or [],
             name=name,
             timeout=timeout,
             settings=settings,
@@ -236,7 +265,9 @@ def _build_spec(
     params_file: Path | None,
     configs: list[Path],
     secret_params: list[str],
-    resume: bool,
+    resume: str | None,
+    latest: bool,
+    nextflow_options: list[str],
     name: str | None,
     timeout: str | None,
     settings: Settings,
@@ -260,6 +291,14 @@ def _build_spec(
     timeout_seconds = inputs.parse_duration(timeout) if timeout else settings.default_timeout
     if name is not None:
         manifests.validate_run_name(name)
+    resumed, session = inputs.parse_resume(resume)
+    if latest and local:
+        from nfk8s.errors import BadInput
+
+        raise BadInput(
+            "--latest pulls a remote pipeline, but PIPELINE is a local directory",
+            hint="drop --latest: a local pipeline is uploaded as it is on disk",
+        )
     user, actor = submitter()
     return RunSpec(
         run_id=name or manifests.new_run_id(datetime.now(UTC)),
@@ -268,7 +307,10 @@ def _build_spec(
         profile=inputs.validate_profile(profile) if profile else None,
         params=values,
         config_files=config_files,
-        resume=resume,
+        resume=resumed,
+        resume_session=session,
+        latest=latest,
+        nextflow_options=inputs.check_nextflow_options(nextflow_options),
         timeout_seconds=timeout_seconds,
         head_cpus=settings.head_cpus,
         head_memory=settings.head_memory,
@@ -343,11 +385,10 @@ def _run_and_follow(
     plain: bool = False,
     cancel_on_interrupt: bool = False,
 ) -> None:
-    from nfk8s import render, runs
+    from nfk8s import lock, render, runs
     from nfk8s.errors import LockBusy
 
     messages = stderr_messages()
-    attaching: runs.Attaching | None = None
     # Machine-readable output owns stdout; the log then goes with the messages.
     out = sys.stderr if fmt is not Output.table else None
     printer = render.PlainFollower(messages, out, timestamps=timestamps, ticker=False)
@@ -367,11 +408,11 @@ def _run_and_follow(
         except LockBusy:
             if not attach:
                 raise
-            attaching = runs.attach_target(kube, settings.lock_name, spec.pipeline)
-            if attaching is None:
+            state = lock.inspect(kube, settings.lock_name)
+            if state.holder is None:
                 raise
-            run_id = attaching.run_id
-            printer(attaching)
+            run_id = state.holder
+            printer(runs.Attaching(run_id))
         except KeyboardInterrupt:
             from nfk8s.errors import Interrupted
 
@@ -401,7 +442,7 @@ def _run_and_follow(
             follower,
             cancel_on_interrupt=cancel_on_interrupt,
         )
-    _finish(final, fmt, attaching)
+    _finish(final, fmt)
 
 
 def _follow(
@@ -465,18 +506,11 @@ def _follow(
     return result.record
 
 
-def _finish(record: Any, fmt: Output, attaching: Any = None) -> NoReturn:
+def _finish(record: Any, fmt: Output) -> NoReturn:
     from nfk8s import render, runs
 
     if fmt in {Output.json, Output.yaml}:
-        data = record.to_json()
-        if attaching is not None:
-            # `run --attach` followed this run instead of starting the one it was given.
-            data["attached"] = {
-                "requestedPipeline": attaching.requested,
-                "samePipeline": not attaching.other_pipeline,
-            }
-        render.emit(data, render.OutputFormat(fmt.value), name=record.run_id)
+        render.emit(record.to_json(), render.OutputFormat(fmt.value), name=record.run_id)
     elif fmt is Output.name:
         sys.stdout.write(record.run_id + "\n")
     raise typer.Exit(runs.exit_code_for(record))

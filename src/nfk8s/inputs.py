@@ -444,3 +444,317 @@ def read_text_file(path: str | Path, *, what: str, hint: str) -> str:
         raise BadInput(f"{what} {str(path)!r} is not UTF-8 text", hint=hint) from None
     except OSError as exc:
         raise BadInput(f"cannot read {what} {str(path)!r}: {exc.strerror}", hint=hint) from None
+
+
+# -- Nextflow's spellings on the run command line ---------------------------------------
+
+# A word that means "the last session", as Nextflow's own ``-resume last``.
+SESSION_LAST = "last"
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+# Hex and dashes, but not a session id: most likely one mistyped or cut short.
+_SESSION_LIKE = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]*)+")
+_SESSION_HINT = (
+    "a session id is a UUID such as 4f1c2a4e-77b0-4f43-8d8f-3c2b1a0e9d88 (nfk8s status RUN "
+    "shows a run's session); --resume alone resumes the pipeline's last session"
+)
+
+# Nextflow's single-dash spellings of the options nfk8s has, and nfk8s's own names.
+NEXTFLOW_ALIASES: dict[str, str] = {
+    "-resume": "--resume",
+    "-profile": "--profile",
+    "-params-file": "--params-file",
+    "-revision": "--revision",
+    "-name": "--name",
+    "-config": "--config",
+    "-latest": "--latest",
+}
+# ``run``'s options, kept beside the command's definition by a test.
+RUN_VALUE_OPTIONS: dict[str, str] = {
+    "-r": "--revision",
+    "-p": "--param",
+    "-c": "--config",
+    "-o": "--output",
+    "-n": "--namespace",
+    "--revision": "--revision",
+    "--profile": "--profile",
+    "--param": "--param",
+    "--params-file": "--params-file",
+    "--config": "--config",
+    "--secret-param": "--secret-param",
+    "--name": "--name",
+    "--timeout": "--timeout",
+    "--head-cpus": "--head-cpus",
+    "--head-memory": "--head-memory",
+    "--output": "--output",
+    "--context": "--context",
+    "--namespace": "--namespace",
+    "--kubeconfig": "--kubeconfig",
+}
+RUN_FLAGS = frozenset(
+    {
+        "-d",
+        "-h",
+        "--detach",
+        "--attach",
+        "--latest",
+        "--dry-run",
+        "--timestamps",
+        "--plain",
+        "--cancel-on-interrupt",
+        "--help",
+    }
+)
+# Options of ``run`` whose value is optional and only ever given with ``=``.
+RUN_OPTIONAL_VALUE = frozenset({"--resume", "--wait-lock"})
+# Global options, before the command, that take a value.
+_GLOBAL_VALUE_OPTIONS = frozenset({"--context", "--namespace", "-n", "--kubeconfig"})
+
+
+def nextflow_style_argv(args: list[str]) -> list[str]:
+    """``nfk8s`` argv with Nextflow's spellings of ``run``'s options turned into nfk8s's.
+
+    ``-profile test`` becomes ``--profile test``, ``-resume`` ``--resume=last`` and
+    ``-resume UUID`` ``--resume=UUID``. Any other single-dash word that is not one of
+    ``run``'s short options is refused, so that ``-resume`` can never again be read as
+    ``-r esume``. Words after ``--`` are left for ``check_nextflow_options``.
+    """
+    start = _command_index(args)
+    if start is None or args[start] != "run":
+        return list(args)
+    return [*args[: start + 1], *_run_words(args[start + 1 :])]
+
+
+def _command_index(args: list[str]) -> int | None:
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return i + 1 if i + 1 < len(args) else None
+        if not word.startswith("-") or word == "-":
+            return i
+        i += 2 if word in _GLOBAL_VALUE_OPTIONS else 1
+    return None
+
+
+def _run_words(words: list[str]) -> list[str]:
+    out: list[str] = []
+    positionals = 0
+    i = 0
+    while i < len(words):
+        word = words[i]
+        following = words[i + 1] if i + 1 < len(words) else None
+        i += 1
+        if word == "--":
+            # With no PIPELINE before it, the next word becomes PIPELINE, which
+            # validate_pipeline refuses when it looks like an option.
+            return [*out, word, *words[i:]]
+        name, eq, value = word.partition("=")
+        if name in ("-resume", "--resume"):
+            if eq:
+                out.append(f"--resume={value}")
+            elif following is not None and _is_session_word(following):
+                out.append(f"--resume={following}")
+                i += 1
+            else:
+                out.append(f"--resume={SESSION_LAST}")
+            continue
+        if word in RUN_VALUE_OPTIONS:
+            # Click reads the next word as the value, whatever it looks like.
+            out.append(word)
+            if following is not None:
+                out.append(following)
+                i += 1
+            continue
+        if name in NEXTFLOW_ALIASES or (eq and name in RUN_VALUE_OPTIONS):
+            own = NEXTFLOW_ALIASES.get(name) or RUN_VALUE_OPTIONS[name]
+            if eq:
+                out.append(f"{own}={value}")
+            else:
+                out.append(own)
+                if own in RUN_VALUE_OPTIONS and following is not None:
+                    out.append(following)
+                    i += 1
+            continue
+        if not word.startswith("-") or word == "-":
+            positionals += 1
+            if positionals > 1:
+                raise _extra_argument(word)
+        elif not word.startswith("--") and word not in RUN_FLAGS:
+            raise _unknown_single_dash(name)
+        out.append(word)
+    return out
+
+
+def _is_session_word(word: str) -> bool:
+    return word == SESSION_LAST or _SESSION_ID.fullmatch(word) is not None
+
+
+def _extra_argument(word: str) -> BadInput:
+    if _SESSION_LIKE.fullmatch(word):
+        return BadInput(f"invalid session id {word!r}", hint=_SESSION_HINT)
+    return BadInput(
+        f"unexpected argument {word!r}: nfk8s run takes one PIPELINE",
+        hint="pipeline parameters are -p KEY=VALUE; Nextflow's own options go after --, "
+        "e.g. nfk8s run PIPELINE -- -stub",
+    )
+
+
+def _unknown_single_dash(name: str) -> BadInput:
+    double = "-" + name
+    if double in RUN_VALUE_OPTIONS or double in RUN_FLAGS or double in RUN_OPTIONAL_VALUE:
+        hint = f"nfk8s's own options take two dashes: {double}"
+    elif name in NEXTFLOW_OPTIONS:
+        hint = f"pass Nextflow's {name} after --, e.g. nfk8s run PIPELINE -- {name}"
+    else:
+        hint = (
+            f"nfk8s's options take two dashes ({double} is not one either; see nfk8s run "
+            "--help); pipeline parameters are -p KEY=VALUE; Nextflow's options go after --"
+        )
+    return BadInput(f"unknown option {name!r}", hint=hint)
+
+
+def parse_resume(value: str | None) -> tuple[bool, str | None]:
+    """``--resume[=SESSION]`` as (resume?, session id or None for the last session)."""
+    if value is None:
+        return False, None
+    text = value.strip()
+    if text in ("", SESSION_LAST):
+        return True, None
+    if not _SESSION_ID.fullmatch(text):
+        raise BadInput(f"invalid session id {value!r}", hint=_SESSION_HINT)
+    return True, text.lower()
+
+
+# -- Nextflow options passed through after -- -------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PassThrough:
+    """One Nextflow option nfk8s passes to the driver as given."""
+
+    value: str  # "none", "optional" or "required"
+    pattern: re.Pattern[str] | None = None
+    shape: str = ""  # the value as --help shows it
+
+
+_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
+_WORKFLOW = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
+
+NEXTFLOW_OPTIONS: dict[str, _PassThrough] = {
+    "-stub": _PassThrough("none"),
+    "-stub-run": _PassThrough("none"),
+    "-preview": _PassThrough("none"),
+    "-entry": _PassThrough("required", _WORKFLOW, "NAME"),
+    "-main-script": _PassThrough("required", _PATH, "FILE"),
+    "-with-report": _PassThrough("optional", _PATH, "FILE"),
+    "-with-trace": _PassThrough("optional", _PATH, "FILE"),
+    "-with-timeline": _PassThrough("optional", _PATH, "FILE"),
+    "-with-dag": _PassThrough("optional", _PATH, "FILE"),
+    "-dump-hashes": _PassThrough("optional", re.compile("json"), "json"),
+    "-cache": _PassThrough("required", re.compile("true|false"), "true|false"),
+    "-qs": _PassThrough("required", re.compile(r"[1-9]\d{0,5}"), "N"),
+    "-queue-size": _PassThrough("required", re.compile(r"[1-9]\d{0,5}"), "N"),
+}
+
+_SECRET_HINT = "{own} (before --), which keeps it in the run's Secret, out of its record"
+# Nextflow options nfk8s will not pass, and what to use instead.
+_REFUSED: dict[str, str] = {
+    "-c": _SECRET_HINT.format(own="give config files with -c FILE"),
+    "-config": _SECRET_HINT.format(own="give config files with -c FILE"),
+    "-C": _SECRET_HINT.format(own="give config files with -c FILE"),
+    "-params-file": _SECRET_HINT.format(own="give parameters with --params-file FILE"),
+    "-bg": "use --detach: nfk8s returns once the run is submitted and it keeps running",
+    "-log": "nfk8s keeps Nextflow's log file in the launch directory; `nfk8s logs` shows "
+    "the console log",
+    "-w": "the work directory is nfk8s's, on the work volume (the work_mount_path setting)",
+    "-work-dir": "the work directory is nfk8s's, on the work volume (the work_mount_path setting)",
+    "-bucket-dir": "the work directory is nfk8s's, on the work volume (the work_mount_path "
+    "setting)",
+    "-ansi-log": "nfk8s follows Nextflow's plain console log and cannot read another",
+    "-q": "nfk8s follows Nextflow's console log and needs all of it",
+    "-quiet": "nfk8s follows Nextflow's console log and needs all of it",
+    "-user": "nfk8s runs cannot prompt for a password: give git credentials in a -c file's scm "
+    "settings (before --)",
+}
+for _alias, _own in {**NEXTFLOW_ALIASES, "-r": "--revision"}.items():
+    _REFUSED.setdefault(_alias, f"nfk8s takes {_alias} itself: put it before -- ({_own})")
+
+
+def nextflow_options_help() -> str:
+    """The pass-through list as ``run --help`` and the README show it."""
+    shown = []
+    for name, option in NEXTFLOW_OPTIONS.items():
+        if option.value == "none":
+            shown.append(name)
+        elif option.value == "optional":
+            shown.append(f"{name} [{option.shape}]")
+        else:
+            shown.append(f"{name} {option.shape}")
+    return ", ".join(shown)
+
+
+def check_nextflow_options(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The words after ``--``, checked against the options nfk8s passes to Nextflow.
+
+    Nothing that could bring in config or params around the run's Secret passes (``-c``,
+    ``-params-file``, ``--PARAM``, ``-process.*``), nor what changes how nfk8s drives
+    Nextflow (``-bg``, ``-w``, ``-ansi-log``, ``-resume``...).
+    """
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        option = NEXTFLOW_OPTIONS.get(word)
+        if option is None:
+            raise _refused(word)
+        following = words[i] if i < len(words) else None
+        takes_next = following is not None and not following.startswith("-")
+        if option.value == "none":
+            continue
+        if option.value == "required" and not takes_next:
+            raise BadInput(
+                f"Nextflow option {word} needs a value ({option.shape})",
+                hint=f"write -- {word} {option.shape}",
+            )
+        if takes_next and following is not None:
+            if option.pattern is not None and not option.pattern.fullmatch(following):
+                raise BadInput(
+                    f"invalid value {following!r} for Nextflow option {word}",
+                    hint=f"write -- {word} {option.shape}",
+                )
+            i += 1
+    return tuple(words)
+
+
+def _refused(word: str) -> BadInput:
+    allowed = f"nfk8s passes these Nextflow options after --: {nextflow_options_help()}"
+    name, eq, _value = word.partition("=")
+    if not word.startswith("-") or word == "-":
+        return BadInput(
+            f"unexpected word {word!r} after --: only Nextflow options go there", hint=allowed
+        )
+    if word.startswith("--"):
+        return BadInput(
+            f"pipeline parameter {name!r} after --",
+            hint=_SECRET_HINT.format(own="give parameters with -p KEY=VALUE"),
+        )
+    if name in NEXTFLOW_OPTIONS and eq:
+        shape = NEXTFLOW_OPTIONS[name].shape
+        return BadInput(
+            f"Nextflow option {word!r}: Nextflow takes no '=' here",
+            hint=f"write -- {name} {shape}".rstrip(),
+        )
+    if name in _REFUSED:
+        return BadInput(f"Nextflow option {name} is not passed through", hint=_REFUSED[name])
+    if name in RUN_VALUE_OPTIONS or name in RUN_FLAGS or name in RUN_OPTIONAL_VALUE:
+        return BadInput(
+            f"nfk8s's option {name} after --",
+            hint=f"put {name} before --: after it only Nextflow's options go",
+        )
+    if "." in name:
+        # -process.cpus=2, -e.SECRET=x: config settings and environment on the command line.
+        return BadInput(
+            f"Nextflow setting {name!r} is not passed through",
+            hint=_SECRET_HINT.format(own="put config settings in a -c FILE"),
+        )
+    return BadInput(f"Nextflow option {name} is not passed through", hint=allowed)

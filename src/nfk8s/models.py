@@ -120,6 +120,8 @@ class RunSpec:
     path to content). ``config_files`` are the user's ``-c`` files as (name, text).
     ``secret_params`` are globs of parameter names to keep out of the record besides the
     ones that look secret (``--secret-param``, the ``secret_params`` setting).
+    ``resume_session`` is the session ``resume`` goes on from; None means Nextflow's last.
+    ``nextflow_options`` are the words after ``--``, checked by ``inputs``.
     """
 
     run_id: str
@@ -129,6 +131,9 @@ class RunSpec:
     params: dict[str, Any] = field(default_factory=dict)
     config_files: list[tuple[str, str]] = field(default_factory=list)
     resume: bool = False
+    resume_session: str | None = None
+    latest: bool = False
+    nextflow_options: tuple[str, ...] = ()
     timeout_seconds: int | None = None
     head_cpus: str = "1"
     head_memory: str = "2Gi"
@@ -173,6 +178,8 @@ class RunRecord:
     profile: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    resume_session: str | None = None
+    latest: bool = False
     namespace: str = ""
     submitted_by: str = ""
     ci_actor: str | None = None
@@ -190,6 +197,8 @@ class RunRecord:
     nfk8s_version: str = ""
     # The -c files by name and size; their text travels only in the run's Secret.
     config_files: list[ConfigFileInfo] = field(default_factory=list)
+    # The Nextflow options given after ``--``, passed to the driver as they are.
+    nextflow_options: list[str] = field(default_factory=list)
     # Keys written by a newer nfk8s: kept so that rewriting the record loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -221,9 +230,11 @@ class RunRecord:
                 "runId": self.run_id,
                 "pipeline": self.pipeline,
                 "revision": self.revision,
+                "latest": self.latest,
                 "profile": self.profile,
                 "params": self.params,
                 "resume": self.resume,
+                "resumeSession": self.resume_session,
                 "namespace": self.namespace,
                 "submittedBy": self.submitted_by,
                 "ciActor": self.ci_actor,
@@ -239,6 +250,7 @@ class RunRecord:
                 "timeoutSeconds": self.timeout_seconds,
                 "nfk8sVersion": self.nfk8s_version,
                 "configFiles": [c.to_json() for c in self.config_files],
+                "nextflowOptions": list(self.nextflow_options),
             }
         )
         return data
@@ -258,6 +270,8 @@ class RunRecord:
             profile=_str(data.get("profile")),
             params=dict(params) if isinstance(params, Mapping) else {},
             resume=data.get("resume") is True,
+            resume_session=_str(data.get("resumeSession")),
+            latest=data.get("latest") is True,
             namespace=_str(data.get("namespace")) or "",
             submitted_by=_str(data.get("submittedBy")) or "",
             ci_actor=_str(data.get("ciActor")),
@@ -274,6 +288,9 @@ class RunRecord:
             timeout_seconds=_int_or_none(data.get("timeoutSeconds")),
             nfk8s_version=_str(data.get("nfk8sVersion")) or "",
             config_files=ConfigFileInfo.list_from_json(data.get("configFiles")),
+            nextflow_options=[str(w) for w in options]
+            if isinstance(options := data.get("nextflowOptions"), list)
+            else [],
             extra={k: v for k, v in data.items() if k not in _RECORD_KEYS},
         )
 
@@ -284,9 +301,11 @@ _RECORD_KEYS = frozenset(
         "runId",
         "pipeline",
         "revision",
+        "latest",
         "profile",
         "params",
         "resume",
+        "resumeSession",
         "namespace",
         "submittedBy",
         "ciActor",
@@ -302,6 +321,7 @@ _RECORD_KEYS = frozenset(
         "timeoutSeconds",
         "nfk8sVersion",
         "configFiles",
+        "nextflowOptions",
     }
 )
 

@@ -175,9 +175,12 @@ def driver_argv(
         argv += ["-r", spec.revision]
     if spec.profile:
         argv += ["-profile", spec.profile]
+    if spec.latest and not spec.is_local:
+        argv.append("-latest")
+    argv += spec.nextflow_options
     if spec.resume:
-        # Last, so it can never take the next argument as a session id.
-        argv.append("-resume")
+        # Last, so that only the session id nfk8s gives can follow it.
+        argv += ["-resume", spec.resume_session] if spec.resume_session else ["-resume"]
     return argv
 
 

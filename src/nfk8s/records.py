@@ -57,6 +57,8 @@ def new_record(spec: RunSpec, *, namespace: str, submitted_at: datetime) -> RunR
         profile=spec.profile,
         params=redact_params(spec.params, spec.secret_params),
         resume=spec.resume,
+        resume_session=spec.resume_session,
+        latest=spec.latest,
         namespace=namespace,
         submitted_by=spec.submitted_by,
         ci_actor=spec.ci_actor,
@@ -69,6 +71,7 @@ def new_record(spec: RunSpec, *, namespace: str, submitted_at: datetime) -> RunR
             ConfigFileInfo(name=name, bytes=len(text.encode("utf-8")))
             for name, text in spec.config_files
         ],
+        nextflow_options=list(spec.nextflow_options),
     )
 
 

@@ -33,6 +33,7 @@ from nfk8s.runs import (
     LockTaken,
     LockWaiting,
     Progress,
+    Resuming,
     StatusView,
     Submitted,
     TaskLog,
@@ -53,14 +54,6 @@ def color_enabled(no_color: bool, stream: IO[str]) -> bool:
     if no_color or os.environ.get("NO_COLOR"):
         return False
     return stream.isatty()
-
-
-def attached_elsewhere(event: Attaching) -> str:
-    pipeline = event.pipeline or "an unknown pipeline"
-    return (
-        f"following active run {event.run_id} of {pipeline}, not {event.requested}: "
-        "the exit code is that run's"
-    )
 
 
 class Messages:
@@ -197,6 +190,21 @@ class _Ticker:
                 self._tick()
 
 
+def resuming_line(event: Resuming) -> str:
+    """Which session and run a ``--resume`` run goes on from, before it is submitted."""
+    if event.session_id and event.run_id:
+        return f"resuming session {event.session_id} (run {event.run_id})"
+    if event.session_id:
+        return (
+            f"resuming session {event.session_id} (no run of {event.pipeline} with it is "
+            f"recorded in namespace {event.namespace})"
+        )
+    return (
+        f"resuming Nextflow's last session of {event.pipeline} (no earlier run of it is "
+        f"recorded in namespace {event.namespace})"
+    )
+
+
 class PlainFollower:
     """Prints a run's events as plain lines: the driver log on stdout, the rest on stderr.
 
@@ -321,10 +329,10 @@ class PlainFollower:
                     f"submitted run {record.run_id} ({record.pipeline}) "
                     f"as Job {record.job_name} in namespace {record.namespace}"
                 )
-            case Attaching() if event.other_pipeline:
-                self.messages.warn(attached_elsewhere(event))
             case Attaching(run_id=run_id):
                 self.info(f"following active run {run_id}")
+            case Resuming():
+                self.info(resuming_line(event))
             case DriverPhase(phase=phase, detail=pod):
                 self.info(f"driver pod {pod}: {phase}")
             case Finished(record=record):

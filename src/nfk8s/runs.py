@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nfk8s import lock, manifests, models, records, redact
+from nfk8s import lock, manifests, models, nextflow, records, redact
 from nfk8s.errors import (
     BadInput,
     ClusterError,
@@ -59,15 +59,21 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Attaching:
-    """``run --attach`` follows the active run instead of submitting: maybe another pipeline."""
-
     run_id: str
-    pipeline: str | None = None  # the active run's, None when neither Lease nor record says
-    requested: str | None = None  # the pipeline this ``run`` asked for
 
-    @property
-    def other_pipeline(self) -> bool:
-        return self.requested is not None and self.pipeline != self.requested
+
+@dataclass(frozen=True)
+class Resuming:
+    """The session a ``--resume`` run goes on from, and the newest recorded run of it.
+
+    ``session_id`` is None when no earlier run of the pipeline is recorded: Nextflow then
+    resumes the last session in its own history.
+    """
+
+    pipeline: str
+    namespace: str
+    session_id: str | None
+    run_id: str | None
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ Event = (
     | LockTaken
     | Submitted
     | Attaching
+    | Resuming
     | DriverPhase
     | DriverLog
     | Finished
@@ -231,6 +238,10 @@ def submit(
         with contextlib.suppress(Nfk8sError):
             reconcile_run(kube, acquired.took_over_from, job=acquired.stale_job, lock_free=True)
     try:
+        if spec.resume:
+            # Under the lock: the run waited behind may be the last session to resume.
+            spec, resuming = resolve_resume(kube, spec)
+            on_event(resuming)
         record, job = _write_run(kube, spec, settings)
     except BaseException:
         with contextlib.suppress(Nfk8sError):
@@ -239,18 +250,6 @@ def submit(
     with contextlib.suppress(Nfk8sError):
         lock.note_job(kube, acquired.lease, run_id=spec.run_id, job=job)
     return SubmitResult(record, acquired.took_over_from)
-
-
-def attach_target(kube: Kube, lock_name: str, requested: str) -> Attaching | None:
-    """The active run ``run --attach`` follows instead of ``requested``; None if none is."""
-    state = lock.inspect(kube, lock_name)
-    if state.holder is None:
-        return None
-    pipeline = state.pipeline
-    if pipeline is None:  # a Lease written before it carried the pipeline
-        found = read_record(kube, state.holder)
-        pipeline = found[0].pipeline if found else None
-    return Attaching(state.holder, pipeline, requested)
 
 
 def check_submittable(kube: Kube, spec: RunSpec, settings: Settings, *, named: bool) -> None:
@@ -270,6 +269,34 @@ def name_taken(run_id: str) -> BadInput:
         f"run {run_id} exists; pick another --name",
         hint=f"see it with `nfk8s status {run_id}`, or leave out --name for a generated id",
     )
+
+
+def resolve_resume(kube: Kube, spec: RunSpec) -> tuple[RunSpec, Resuming]:
+    """The session a ``--resume`` run goes on from, named explicitly in its argv.
+
+    Without a session id: the one of the pipeline's newest recorded run that learnt one,
+    which is the last session of the pipeline's launch directory as long as every run of
+    it goes through nfk8s. With none recorded, Nextflow's own last session is used.
+    """
+    key = nextflow.pipeline_key(spec.pipeline)
+    selector = f"{manifests.PIPELINE_LABEL}={manifests.pipeline_label(spec.pipeline)}"
+    earlier = [
+        record
+        for record, _cm in list_records(kube, label_selector=selector)
+        if record.run_id != spec.run_id
+        and record.session_id
+        and nextflow.pipeline_key(record.pipeline) == key
+    ]
+    wanted = spec.resume_session
+    found = next((r for r in earlier if wanted in (None, r.session_id)), None)
+    session = wanted or (found.session_id if found is not None else None)
+    resuming = Resuming(
+        pipeline=spec.pipeline,
+        namespace=kube.namespace,
+        session_id=session,
+        run_id=found.run_id if found is not None else None,
+    )
+    return replace(spec, resume_session=session), resuming
 
 
 def _write_run(kube: Kube, spec: RunSpec, settings: Settings) -> tuple[RunRecord, dict[str, Any]]:

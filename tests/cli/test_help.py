@@ -56,13 +56,14 @@ def test_the_metavars_the_readme_uses():
         [sys.executable, "-m", "nfk8s", "run", "--help"], capture_output=True, text=True, check=True
     ).stdout
     usage = text.splitlines()[0]
-    assert usage == "Usage: nfk8s run [OPTIONS] PIPELINE"
+    assert usage == "Usage: nfk8s run [OPTIONS] PIPELINE [-- NEXTFLOW_OPTION...]"
     for shown in (
         "-r, --revision REV",
         "-p, --param KEY=VALUE",
         "--params-file FILE",
         "-c, --config FILE",
         "--name RUN",
+        "--resume [SESSION]",
         "--timeout DUR",
         "--head-cpus N",
         "--head-memory QTY",

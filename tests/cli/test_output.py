@@ -50,6 +50,7 @@ def test_run_record_json_is_pinned_by_a_golden_file():
         profile="test,docker",
         params={"outdir": "/workspace/out", "apiToken": "***", "n": 3},
         resume=True,
+        resume_session="9f1c2a4e-77b0-4f43-8d8f-3c2b1a0e9d88",
         namespace="pipelines",
         submitted_by="alice",
         ci_actor="octocat",
@@ -69,6 +70,7 @@ def test_run_record_json_is_pinned_by_a_golden_file():
         timeout_seconds=21600,
         nfk8s_version="0.1.0",
         config_files=[ConfigFileInfo(name="aws.config", bytes=120)],
+        nextflow_options=["-with-report", "report.html"],
     )
     data = record.to_json()
     valid_record(data)

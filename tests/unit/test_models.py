@@ -93,9 +93,11 @@ def test_record_json_schema() -> None:
         "runId",
         "pipeline",
         "revision",
+        "latest",
         "profile",
         "params",
         "resume",
+        "resumeSession",
         "namespace",
         "submittedBy",
         "ciActor",
@@ -111,6 +113,7 @@ def test_record_json_schema() -> None:
         "timeoutSeconds",
         "nfk8sVersion",
         "configFiles",
+        "nextflowOptions",
     ]
     assert data["schemaVersion"] == 1
     assert data["submittedAt"] == "2026-11-26T01:53:00Z"
