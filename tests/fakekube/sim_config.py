@@ -102,7 +102,6 @@ _IGNORED_FLAGS = frozenset(
         "-stub",
         "-stub-run",
         "-preview",
-        "-dump-hashes",
         "-export-sys-env",
         "-without-docker",
         "-without-podman",
@@ -115,8 +114,27 @@ _IGNORED_FLAGS = frozenset(
         "-help",
     }
 )
-# ``-with-*`` options whose value is optional (a file name or URL).
-_OPTIONAL_VALUE_PREFIX = "-with-"
+# Options whose value is optional (a file name or URL): Launcher.normalizeArgs fills it in.
+# Any other ``-with-*`` is unknown to Nextflow, as to the simulator.
+_OPTIONAL_VALUE_OPTS = frozenset(
+    {
+        "-N",
+        "-with-cloudcache",
+        "-with-dag",
+        "-with-docker",
+        "-with-fusion",
+        "-with-notification",
+        "-with-podman",
+        "-with-report",
+        "-with-seqera",
+        "-with-singularity",
+        "-with-timeline",
+        "-with-tower",
+        "-with-trace",
+        "-with-wave",
+        "-with-weblog",
+    }
+)
 # Global options that come before the ``run`` command.
 _GLOBAL_VALUE_OPTS = frozenset({"-log", "-C", "-D", "-bg-log", "-remote-debug"})
 _GLOBAL_FLAGS = frozenset({"-q", "-quiet", "-bg", "-syslog", "-self-update", "-trace"})
@@ -230,7 +248,15 @@ def parse_argv(argv: list[str]) -> RunOptions:
                 raise UsageError(f"Expected a value after parameter {a}", bare=True)
             opts.ignored.extend([a, nxt])
             i += 2
-        elif a.startswith(_OPTIONAL_VALUE_PREFIX) or a in ("-N",):
+        elif a == "-dump-hashes":
+            # Launcher.normalizeArgs: an optional format, ``json`` the only one there is.
+            if nxt == "json":
+                opts.ignored.extend([a, nxt])
+                i += 2
+            else:
+                opts.ignored.append(a)
+                i += 1
+        elif a in _OPTIONAL_VALUE_OPTS:
             if nxt is not None and not nxt.startswith("-"):
                 opts.ignored.extend([a, nxt])
                 i += 2

@@ -738,3 +738,17 @@ def test_task_line_forms_match_real_nextflow_output() -> None:
                 assert NOTE_LINE.match(line), (path.name, line)
                 checked += 1
     assert checked > 20
+
+
+def test_parse_argv_takes_every_option_nfk8s_passes_after_the_double_dash() -> None:
+    from nfk8s.inputs import NEXTFLOW_OPTIONS
+
+    for name, option in NEXTFLOW_OPTIONS.items():
+        value = {"-cache": "false", "-qs": "2", "-queue-size": "2"}.get(name, "X")
+        words = [name, value] if option.value == "required" else [name]
+        opts = parse_argv(["nextflow", "run", "sim/hello", *words, "-resume"])
+        assert (opts.pipeline, opts.resume) == ("sim/hello", "last"), name
+    opts = parse_argv(["nextflow", "run", "sim/hello", "-dump-hashes", "json", "-with-trace"])
+    assert opts.ignored == ["-dump-hashes", "json", "-with-trace"]
+    with pytest.raises(UsageError, match="Unknown option: -with-nothing-such"):
+        parse_argv(["nextflow", "run", "sim/hello", "-with-nothing-such"])
