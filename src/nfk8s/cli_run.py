@@ -140,7 +140,12 @@ def run(
         bool, typer.Option("--detach", "-d", help="Return once submitted; print the run id.")
     ] = False,
     attach: Annotated[
-        bool, typer.Option("--attach", help="If a run is active, follow it instead of failing.")
+        bool,
+        typer.Option(
+            "--attach",
+            help="If a run is active, follow it instead of failing (even of another pipeline); "
+            "exit with its code.",
+        ),
     ] = False,
     wait_lock: Annotated[
         str | None,
@@ -385,10 +390,11 @@ def _run_and_follow(
     plain: bool = False,
     cancel_on_interrupt: bool = False,
 ) -> None:
-    from nfk8s import lock, render, runs
+    from nfk8s import render, runs
     from nfk8s.errors import LockBusy
 
     messages = stderr_messages()
+    attaching: runs.Attaching | None = None
     # Machine-readable output owns stdout; the log then goes with the messages.
     out = sys.stderr if fmt is not Output.table else None
     printer = render.PlainFollower(messages, out, timestamps=timestamps, ticker=False)
@@ -408,11 +414,11 @@ def _run_and_follow(
         except LockBusy:
             if not attach:
                 raise
-            state = lock.inspect(kube, settings.lock_name)
-            if state.holder is None:
+            attaching = runs.attach_target(kube, settings.lock_name, spec.pipeline)
+            if attaching is None:
                 raise
-            run_id = state.holder
-            printer(runs.Attaching(run_id))
+            run_id = attaching.run_id
+            printer(attaching)
         except KeyboardInterrupt:
             from nfk8s.errors import Interrupted
 
@@ -442,7 +448,7 @@ def _run_and_follow(
             follower,
             cancel_on_interrupt=cancel_on_interrupt,
         )
-    _finish(final, fmt)
+    _finish(final, fmt, attaching)
 
 
 def _follow(
@@ -506,11 +512,18 @@ def _follow(
     return result.record
 
 
-def _finish(record: Any, fmt: Output) -> NoReturn:
+def _finish(record: Any, fmt: Output, attaching: Any = None) -> NoReturn:
     from nfk8s import render, runs
 
     if fmt in {Output.json, Output.yaml}:
-        render.emit(record.to_json(), render.OutputFormat(fmt.value), name=record.run_id)
+        data = record.to_json()
+        if attaching is not None:
+            # `run --attach` followed this run instead of starting the one it was given.
+            data["attached"] = {
+                "requestedPipeline": attaching.requested,
+                "samePipeline": not attaching.other_pipeline,
+            }
+        render.emit(data, render.OutputFormat(fmt.value), name=record.run_id)
     elif fmt is Output.name:
         sys.stdout.write(record.run_id + "\n")
     raise typer.Exit(runs.exit_code_for(record))

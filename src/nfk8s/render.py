@@ -56,6 +56,14 @@ def color_enabled(no_color: bool, stream: IO[str]) -> bool:
     return stream.isatty()
 
 
+def attached_elsewhere(event: Attaching) -> str:
+    pipeline = event.pipeline or "an unknown pipeline"
+    return (
+        f"following active run {event.run_id} of {pipeline}, not {event.requested}: "
+        "the exit code is that run's"
+    )
+
+
 class Messages:
     """One-line status messages and errors on stderr."""
 
@@ -329,6 +337,8 @@ class PlainFollower:
                     f"submitted run {record.run_id} ({record.pipeline}) "
                     f"as Job {record.job_name} in namespace {record.namespace}"
                 )
+            case Attaching() if event.other_pipeline:
+                self.messages.warn(attached_elsewhere(event))
             case Attaching(run_id=run_id):
                 self.info(f"following active run {run_id}")
             case Resuming():

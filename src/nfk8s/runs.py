@@ -59,7 +59,15 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Attaching:
+    """``run --attach`` follows the active run instead of submitting: maybe another pipeline."""
+
     run_id: str
+    pipeline: str | None = None  # the active run's, None when neither Lease nor record says
+    requested: str | None = None  # the pipeline this ``run`` asked for
+
+    @property
+    def other_pipeline(self) -> bool:
+        return self.requested is not None and self.pipeline != self.requested
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,18 @@ def submit(
     with contextlib.suppress(Nfk8sError):
         lock.note_job(kube, acquired.lease, run_id=spec.run_id, job=job)
     return SubmitResult(record, acquired.took_over_from)
+
+
+def attach_target(kube: Kube, lock_name: str, requested: str) -> Attaching | None:
+    """The active run ``run --attach`` follows instead of ``requested``; None if none is."""
+    state = lock.inspect(kube, lock_name)
+    if state.holder is None:
+        return None
+    pipeline = state.pipeline
+    if pipeline is None:  # a Lease written before it carried the pipeline
+        found = read_record(kube, state.holder)
+        pipeline = found[0].pipeline if found else None
+    return Attaching(state.holder, pipeline, requested)
 
 
 def check_submittable(kube: Kube, spec: RunSpec, settings: Settings, *, named: bool) -> None:
