@@ -15,6 +15,7 @@ not verified, with the ``kubectl auth can-i --as`` command that verifies it by h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from nfk8s.kube import (
     EVENTS,
     JOBS,
     LEASES,
+    NAMESPACES,
     PODS,
     PVCS,
     SECRETS,
@@ -40,7 +42,24 @@ LOCAL_SUBJECT_ACCESS_REVIEWS = Resource(
     "authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview"
 )
 REVIEW_THREADS = 8
-APPLY_HINT = "as a namespace admin: `nfk8s rbac | kubectl apply -f -`"
+
+
+def apply_hint(namespace: str) -> str:
+    # The manifests name their namespace: `rbac` without -n would print the kubeconfig's.
+    return f"as a namespace admin: `nfk8s rbac -n {namespace} | kubectl apply -f -`"
+
+
+def pvc_template(name: str) -> dict[str, Any]:
+    """A work volume claim to start from: ReadWriteMany, on the cluster's default class."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "resources": {"requests": {"storage": "100Gi"}},
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -240,7 +259,8 @@ def check_user_access(kube: Kube) -> list[Check]:
                 f"you: {display}",
                 CheckStatus.FAIL,
                 f"denied: {missing} in namespace {kube.namespace} (needed for {denied[0].why})",
-                f"grant {missing} on {perms[0].rbac_resource} to your user, {APPLY_HINT}",
+                f"grant {missing} on {perms[0].rbac_resource} to your user, "
+                f"{apply_hint(kube.namespace)}",
             )
         )
     return checks
@@ -331,7 +351,7 @@ def check_runner_access(kube: Kube, service_account: str) -> list[Check]:
                 CheckStatus.FAIL,
                 f"denied: {missing} (Nextflow needs it for {denied[0].why})",
                 f"grant {missing} on {perms[0].rbac_resource} to ServiceAccount "
-                f"{service_account}, {APPLY_HINT}",
+                f"{service_account}, {apply_hint(kube.namespace)}",
             )
         )
     return checks
@@ -348,7 +368,8 @@ def check_service_account(kube: Kube, name: str) -> Check:
             title,
             CheckStatus.FAIL,
             f"does not exist in namespace {kube.namespace}: the driver pod cannot be created",
-            f"create it, {APPLY_HINT}; or set NFK8S_RUNNER_SERVICE_ACCOUNT to an existing one",
+            f"create it, {apply_hint(kube.namespace)}; "
+            "or set NFK8S_RUNNER_SERVICE_ACCOUNT to an existing one",
         )
     return Check(title, CheckStatus.OK, "exists")
 
@@ -378,12 +399,14 @@ def check_pvc(kube: Kube, name: str) -> Check:
     except Forbidden:
         return Check(title, CheckStatus.WARN, "not verified: you may not read PVCs")
     if pvc is None:
+        template = json.dumps(pvc_template(name), separators=(",", ":"))
         return Check(
             title,
             CheckStatus.FAIL,
             f"does not exist in namespace {kube.namespace}",
-            f"create a ReadWriteMany PersistentVolumeClaim named {name}, "
-            "or set NFK8S_WORK_PVC to an existing one",
+            f"create a ReadWriteMany claim (add a storageClassName that offers it, e.g. NFS, "
+            f"CephFS, EFS, Filestore): `echo '{template}' | kubectl apply -n {kube.namespace} "
+            "-f -`; or set NFK8S_WORK_PVC to an existing one",
         )
     events: list[dict[str, Any]] = []
     if ((pvc.get("status") or {}).get("phase") or "Pending") == "Pending":
@@ -412,10 +435,35 @@ def check_pvc(kube: Kube, name: str) -> Check:
     )
 
 
+def namespace_missing(kube: Kube) -> bool | None:
+    """Whether the namespace is known not to exist; None when you may not read it."""
+    try:
+        return kube.get(NAMESPACES, kube.namespace) is None
+    except ClusterError:
+        return None
+
+
 def check_lock(kube: Kube, lock_name: str) -> Check:
     title = f"lock {lock_name}"
+    ns = kube.namespace
+    create_it = f"create it (`kubectl create namespace {ns}`), or pass -n with an existing one"
+    missing = namespace_missing(kube)
+    if missing:
+        # Reads in a namespace that does not exist find nothing: "free" would mislead.
+        return Check(title, CheckStatus.FAIL, f"namespace {ns} does not exist", create_it)
     try:
         view = admin.lock_show(kube, lock_name=lock_name)
+    except Forbidden as exc:
+        if missing is False:
+            return Check(title, CheckStatus.FAIL, exc.message, exc.hint)
+        # You may not read namespaces, and a namespace that does not exist denies you
+        # everything too: name both fixes.
+        return Check(
+            title,
+            CheckStatus.FAIL,
+            exc.message,
+            f"{apply_hint(ns)}; if namespace {ns} does not exist, {create_it}",
+        )
     except ClusterError as exc:
         return Check(title, CheckStatus.FAIL, exc.message, exc.hint)
     holder = view.state.holder

@@ -92,7 +92,7 @@ def test_doctor_reports_every_denied_permission_with_its_fix(cluster, invoke):
         assert p.verb in line.split("denied:")[1], line
     assert f"✗ you: pods: denied: watch delete in namespace {cluster.namespace}" in out
     assert "    fix: grant watch delete on pods to your user" in out
-    assert "nfk8s rbac | kubectl apply -f -" in out
+    assert f"nfk8s rbac -n {cluster.namespace} | kubectl apply -f -" in out
     assert "✓ you: persistentvolumeclaims: get" in out
     assert out.splitlines()[-1] == f"6 check(s) failed in namespace {cluster.namespace}"
 
@@ -143,6 +143,7 @@ def test_doctor_finds_a_missing_runner_and_a_volume_that_cannot_be_shared(cluste
     assert sa["status"] == "fail"
     assert "does not exist" in sa["detail"]
     assert "NFK8S_RUNNER_SERVICE_ACCOUNT" in sa["fix"]
+    assert f"`nfk8s rbac -n {cluster.namespace} | kubectl apply -f -`" in sa["fix"]
     pvc = checks["work PVC single-node"]
     assert pvc["status"] == "fail"
     assert "ReadWriteOnce, not ReadWriteMany" in pvc["detail"]
@@ -159,6 +160,48 @@ def test_doctor_finds_a_missing_volume(cluster):
     assert pvc.status is CheckStatus.FAIL
     assert f"does not exist in namespace {cluster.namespace}" in pvc.detail
     assert "NFK8S_WORK_PVC" in (pvc.fix or "")
+
+
+def test_the_claim_in_the_missing_volume_hint_is_a_shareable_claim_the_server_takes(
+    cluster, invoke
+):
+    def pvc_check() -> dict:
+        report = json.loads(invoke("doctor", "-o", "json", NFK8S_WORK_PVC="fresh").stdout)
+        return next(c for c in report["checks"] if c["name"] == "work PVC fresh")
+
+    missing = pvc_check()
+    assert missing["status"] == "fail"
+    assert f"| kubectl apply -n {cluster.namespace} -f -`" in missing["fix"]
+    template = json.loads(missing["fix"].split("`echo '")[1].split("' |")[0])
+    assert template["spec"]["accessModes"] == ["ReadWriteMany"]
+
+    # The API server takes it as it is; only binding it is up to the cluster (the real
+    # control plane here runs no volume provisioner, the fake binds at once).
+    cluster.api.create("persistentvolumeclaims", cluster.namespace, template)
+
+    created = pvc_check()
+    assert (created["status"], created["detail"]) in {
+        ("ok", "Bound, ReadWriteMany"),
+        ("fail", "is Pending, not Bound"),
+    }, created
+
+
+def test_doctor_in_a_namespace_that_does_not_exist_says_so_instead_of_lock_free(cluster, invoke):
+    result = invoke("--no-color", "-n", "nosuch", "doctor")
+
+    assert result.exit_code == 6
+    lines = result.stdout.splitlines()
+    assert "✓ lock nfk8s-lock: free" not in lines
+    create_it = "create it (`kubectl create namespace nosuch`), or pass -n with an existing one"
+    if cluster.backend == "fake":  # you may read namespaces: it is known to be missing
+        assert "✗ lock nfk8s-lock: namespace nosuch does not exist" in lines
+        assert f"    fix: {create_it}" in lines
+    else:  # a namespaced Role: you may not read namespaces, nor anything in nosuch
+        lock_at = next(i for i, line in enumerate(lines) if line.startswith("✗ lock nfk8s-lock:"))
+        assert lines[lock_at + 1] == (
+            "    fix: as a namespace admin: `nfk8s rbac -n nosuch | kubectl apply -f -`; "
+            f"if namespace nosuch does not exist, {create_it}"
+        )
 
 
 def test_pvc_waiting_for_its_first_consumer_is_fine():
