@@ -914,11 +914,54 @@ def _transport_reason(exc: BaseException) -> str:
 
 def namespace_from_kubeconfig(target: KubeTarget) -> str:
     """The namespace ``target`` resolves to, read offline (for ``--dry-run``)."""
-    import yaml
-
     if target.namespace:
         return target.namespace
     paths = [target.kubeconfig] if target.kubeconfig else _default_kubeconfig_paths()
+    docs = _kubeconfig_docs(paths)
+    if not docs:
+        if _is_in_cluster():
+            return IN_CLUSTER_NAMESPACE_FILE.read_text().strip()
+        raise BadInput("no readable kubeconfig", hint="pass --namespace")
+    context = _context_of(docs, _current_context(docs, target.context))
+    if context is not None:
+        return context.get("namespace") or "default"
+    if target.context:
+        raise BadInput(
+            f"context {target.context!r} is not in the kubeconfig",
+            hint="see `kubectl config get-contexts`",
+        )
+    return "default"
+
+
+def kubeconfig_defaults(target: KubeTarget) -> dict[str, tuple[str, str]]:
+    """``{setting: (value, source)}`` for the kubeconfig, context and namespace that
+    ``target`` leaves to the kubeconfig (or the pod's ServiceAccount), read offline for
+    ``nfk8s config``; what cannot be read is left out."""
+    found: dict[str, tuple[str, str]] = {}
+    paths = [target.kubeconfig] if target.kubeconfig else _default_kubeconfig_paths()
+    existing = [p for p in paths if Path(p).expanduser().is_file()]
+    if not target.kubeconfig and existing:
+        source = "env KUBECONFIG" if os.environ.get("KUBECONFIG") else "default"
+        found["kubeconfig"] = (os.pathsep.join(existing), source)
+    docs = _kubeconfig_docs(existing)
+    if not docs:
+        if _is_in_cluster() and not target.namespace and not target.context:
+            namespace = IN_CLUSTER_NAMESPACE_FILE.read_text().strip()
+            found["namespace"] = (namespace, "in-cluster ServiceAccount")
+        return found
+    current = _current_context(docs, target.context)
+    if current and not target.context:
+        found["context"] = (current, "kubeconfig")
+    context = _context_of(docs, current)
+    if not target.namespace and context is not None:
+        namespace = context.get("namespace")
+        found["namespace"] = (namespace, "kubeconfig") if namespace else ("default", "default")
+    return found
+
+
+def _kubeconfig_docs(paths: list[str]) -> list[dict[str, Any]]:
+    import yaml
+
     docs: list[dict[str, Any]] = []
     for path in paths:
         try:
@@ -927,20 +970,20 @@ def namespace_from_kubeconfig(target: KubeTarget) -> str:
             continue
         if isinstance(loaded, dict):
             docs.append(loaded)
-    if not docs:
-        if _is_in_cluster():
-            return IN_CLUSTER_NAMESPACE_FILE.read_text().strip()
-        raise BadInput("no readable kubeconfig", hint="pass --namespace")
-    current = target.context or next(
+    return docs
+
+
+def _current_context(docs: list[dict[str, Any]], context: str | None) -> str | None:
+    return context or next(
         (d.get("current-context") for d in docs if d.get("current-context")), None
     )
+
+
+def _context_of(docs: list[dict[str, Any]], name: str | None) -> dict[str, Any] | None:
+    """The ``context:`` mapping of the kubeconfig context ``name``; None if there is none."""
     for doc in docs:
         for entry in doc.get("contexts") or []:
-            if entry.get("name") == current:
-                return (entry.get("context") or {}).get("namespace") or "default"
-    if target.context:
-        raise BadInput(
-            f"context {target.context!r} is not in the kubeconfig",
-            hint="see `kubectl config get-contexts`",
-        )
-    return "default"
+            if isinstance(entry, dict) and entry.get("name") == name:
+                context = entry.get("context")
+                return context if isinstance(context, dict) else {}
+    return None

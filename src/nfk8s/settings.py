@@ -220,7 +220,7 @@ class SettingSource:
 
     name: str
     value: Any
-    source: str  # "flag", "env NFK8S_X", "file PATH" or "default"
+    source: str  # "flag", "env NFK8S_X", "file PATH", "kubeconfig", ... or "default"
 
     @property
     def env_var(self) -> str:
@@ -323,9 +323,17 @@ def explain_settings(
     overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> list[SettingSource]:
     """Each setting's effective value and where it came from, for ``nfk8s config``."""
+    from nfk8s.kube import KubeTarget, kubeconfig_defaults
+
     settings = load_settings(overrides, environ=environ)
     _, sources = _layers(overrides, environ)
+    # Left unset, these three are what the kubeconfig says: show that, as kubectl would use it.
+    found = kubeconfig_defaults(
+        KubeTarget(settings.kubeconfig, settings.context, settings.namespace)
+    )
     return [
-        SettingSource(name, getattr(settings, name), sources.get(name, "default"))
+        SettingSource(name, *found[name])
+        if name in found and name not in sources
+        else SettingSource(name, getattr(settings, name), sources.get(name, "default"))
         for name in FIELDS
     ]
