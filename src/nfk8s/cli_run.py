@@ -169,6 +169,40 @@ def run(
             "--head-memory", metavar="QTY", help="Memory for the Nextflow driver pod (e.g. 4Gi)."
         ),
     ] = None,
+    node_selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node-selector",
+            metavar="KEY=VALUE",
+            help="Run the driver pod on nodes with this label (repeatable).",
+        ),
+    ] = None,
+    toleration: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--toleration",
+            metavar="KEY[=VALUE][:EFFECT]",
+            help="Let the driver pod run on nodes with this taint (repeatable).",
+        ),
+    ] = None,
+    priority_class: Annotated[
+        str | None,
+        typer.Option("--priority-class", metavar="NAME", help="PriorityClass of the driver pod."),
+    ] = None,
+    restricted: Annotated[
+        bool,
+        typer.Option(
+            "--restricted", help="Run the driver as Pod Security 'restricted' admits (non-root)."
+        ),
+    ] = False,
+    driver_pod_patch: Annotated[
+        str | None,
+        typer.Option(
+            "--driver-pod-patch",
+            metavar="FILE",
+            help="YAML/JSON merged into the driver's pod template (see README).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the objects it would write; write nothing.")
     ] = False,
@@ -184,7 +218,7 @@ def run(
 ) -> None:
     """Run a pipeline: take the lock, record the run, start the Job and follow it."""
     from nfk8s import inputs, manifests
-    from nfk8s.settings import load_settings
+    from nfk8s.settings import driver_pod_overrides, load_settings
 
     with handle_errors():
         if attach and wait_lock is not None:
@@ -203,6 +237,13 @@ def run(
             overrides["head_cpus"] = inputs.parse_quantity_cpu(head_cpus)
         if head_memory is not None:
             overrides["head_memory"] = inputs.parse_quantity_memory(head_memory)
+        overrides |= driver_pod_overrides(
+            node_selector=node_selector,
+            tolerations=toleration,
+            priority_class=priority_class,
+            restricted=restricted,
+            driver_pod_patch=driver_pod_patch,
+        )
         settings = load_settings(overrides)
         spec = _build_spec(
             pipeline=pipeline,

@@ -258,17 +258,7 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
                 f"params file {str(path)!r} is not valid JSON: {exc}", hint=hint
             ) from None
     else:
-        import yaml  # YAML (a superset of JSON) is only needed here; keep start-up lean
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise BadInput(
-                f"params file {str(path)!r} is not valid YAML{where}: {problem}", hint=hint
-            ) from None
+        data = parse_yaml(text, what=f"params file {str(path)!r}", hint=hint)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -281,6 +271,19 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
         _check_text(key, where=where, what="key")
         check_param_value(item, where=where)
     return safe
+
+
+def parse_yaml(text: str, *, what: str, hint: str) -> Any:
+    """YAML (a superset of JSON), or a ``BadInput`` saying where ``what`` is not valid."""
+    import yaml  # only needed for files that may be YAML; keep start-up lean
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"{what} is not valid YAML{where}: {problem}", hint=hint) from None
 
 
 def _json_safe(value: Any) -> Any:
@@ -485,6 +488,10 @@ RUN_VALUE_OPTIONS: dict[str, str] = {
     "--timeout": "--timeout",
     "--head-cpus": "--head-cpus",
     "--head-memory": "--head-memory",
+    "--node-selector": "--node-selector",
+    "--toleration": "--toleration",
+    "--priority-class": "--priority-class",
+    "--driver-pod-patch": "--driver-pod-patch",
     "--output": "--output",
     "--context": "--context",
     "--namespace": "--namespace",
@@ -498,6 +505,7 @@ RUN_FLAGS = frozenset(
         "--attach",
         "--latest",
         "--dry-run",
+        "--restricted",
         "--timestamps",
         "--plain",
         "--cancel-on-interrupt",

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from nfk8s import podpatch, podshape
 from nfk8s.errors import BadInput
 from nfk8s.limits import MAX_RECORD_BYTES, pipeline_too_large, stored_size
 from nfk8s.models import (
@@ -517,6 +518,8 @@ def build_job(
         # The JVM's default heap is a quarter of the limit, too little for large DAGs.
         {"name": "NXF_OPTS", "value": "-XX:MaxRAMPercentage=60"},
     ]
+    if settings.restricted:
+        env += podshape.home_env(mount)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": settings.image,
@@ -537,13 +540,19 @@ def build_job(
         pod_spec["initContainers"] = _stage_pipeline(paths["pipeline_path"], settings, resources)
     pod_spec["containers"] = [container]
     pod_spec["volumes"] = volumes
+    _shape_pod(pod_spec, settings)
     job_spec: dict[str, Any] = {"backoffLimit": 0}
     if spec.timeout_seconds:
         job_spec["activeDeadlineSeconds"] = spec.timeout_seconds
-    job_spec["template"] = {
-        "metadata": {"labels": _run_labels(spec.run_id)},
-        "spec": pod_spec,
+    template_meta: dict[str, Any] = {
+        "labels": {**settings.pod_label_map, **_run_labels(spec.run_id)}
     }
+    if settings.pod_annotations:
+        template_meta["annotations"] = settings.pod_annotation_map
+    # The patch goes last: it is the escape hatch for what no setting covers.
+    job_spec["template"] = podpatch.apply(
+        {"metadata": template_meta, "spec": pod_spec}, settings.pod_patch
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -556,6 +565,24 @@ def build_job(
         ),
         "spec": job_spec,
     }
+
+
+def _shape_pod(pod_spec: dict[str, Any], settings: Settings) -> None:
+    """Add what the driver-pod settings ask for (README: Shaping the driver pod)."""
+    if settings.node_selector:
+        pod_spec["nodeSelector"] = settings.node_selector_map
+    if settings.tolerations:
+        pod_spec["tolerations"] = settings.toleration_list
+    if settings.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in settings.pull_secret_names]
+    if settings.priority_class:
+        pod_spec["priorityClassName"] = settings.priority_class
+    if settings.restricted:
+        pod_spec["securityContext"] = podshape.pod_security_context(
+            settings.run_as_user, settings.run_as_group
+        )
+        for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]:
+            container["securityContext"] = podshape.container_security_context()
 
 
 def _stage_pipeline(

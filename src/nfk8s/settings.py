@@ -14,12 +14,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from nfk8s import podshape
 from nfk8s.errors import BadInput
 from nfk8s.inputs import parse_duration, parse_quantity_cpu, parse_quantity_memory, split_globs
 from nfk8s.paths import CONFIG_ENV, config_file_path
@@ -87,6 +89,26 @@ class Settings(BaseSettings):
     """Seconds Nextflow gets to stop its tasks on `cancel` (a duration)."""
     secret_params: str | None = None
     """Globs of params kept out of the run record besides secret-looking ones (`db_*,aws.*`)."""
+    node_selector: str | None = None
+    """Node labels the driver pod must run on: `disk=ssd,zone=a` or JSON (`--node-selector`)."""
+    tolerations: str | None = None
+    """Taints the driver pod tolerates: `KEY[=VALUE][:EFFECT],...` or JSON (`--toleration`)."""
+    image_pull_secrets: str | None = None
+    """Secrets holding registry credentials for the driver image: `regcred,mirror`."""
+    priority_class: str | None = None
+    """PriorityClass of the driver pod (`--priority-class`)."""
+    pod_labels: str | None = None
+    """Extra labels on the driver pod: `team=genomics,cost=lab-7` or JSON."""
+    pod_annotations: str | None = None
+    """Extra annotations on the driver pod, e.g. `sidecar.istio.io/inject=false`, or JSON."""
+    security_context: str = "none"
+    """`restricted`: a driver pod Pod Security `restricted` admits (`--restricted`); `none`."""
+    run_as_user: int = 1000
+    """UID the driver runs as with `security_context = restricted`."""
+    run_as_group: int = 1000
+    """GID and fsGroup of the driver with `security_context = restricted`."""
+    driver_pod_patch: str | None = None
+    """YAML or JSON file merged into the driver's pod template (`--driver-pod-patch`)."""
 
     @classmethod
     def settings_customise_sources(
@@ -187,6 +209,92 @@ class Settings(BaseSettings):
     def secret_param_globs(self) -> tuple[str, ...]:
         return split_globs(self.secret_params or "")
 
+    @field_validator("node_selector", mode="before")
+    @classmethod
+    def _node_selector(cls, value: Any) -> str | None:
+        return podshape.format_map(_check(podshape.parse_map, value, what="node selector"))
+
+    @field_validator("pod_labels", mode="before")
+    @classmethod
+    def _pod_labels(cls, value: Any) -> str | None:
+        return _check(podshape.parse_pod_labels, value)
+
+    @field_validator("pod_annotations", mode="before")
+    @classmethod
+    def _pod_annotations(cls, value: Any) -> str | None:
+        parsed = _check(podshape.parse_map, value, what="pod annotations", label_values=False)
+        return podshape.format_map(parsed)
+
+    @field_validator("tolerations", mode="before")
+    @classmethod
+    def _tolerations(cls, value: Any) -> str | None:
+        return _check(podshape.parse_tolerations, value)
+
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _pull_secrets(cls, value: Any) -> str | None:
+        names = _check(podshape.names_of, value, what="image pull secret")
+        return ",".join(names) or None
+
+    @field_validator("priority_class", mode="before")
+    @classmethod
+    def _priority_class(cls, value: Any) -> str | None:
+        text = _optional_text(value)
+        if text is None:
+            return None
+        return str(_check(podshape.check_object_name, text, what="PriorityClass"))
+
+    @field_validator("security_context", mode="before")
+    @classmethod
+    def _security_context(cls, value: Any) -> str:
+        return str(_check(podshape.parse_security_context, value))
+
+    @field_validator("run_as_user", "run_as_group", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> int:
+        return int(_check(podshape.parse_id, value, what="user or group id"))
+
+    @field_validator("driver_pod_patch", mode="before")
+    @classmethod
+    def _driver_pod_patch(cls, value: Any) -> str | None:
+        from nfk8s.podpatch import load_patch
+
+        path = _optional_text(value)
+        if path is not None:
+            _check(load_patch, path)
+        return path
+
+    @property
+    def node_selector_map(self) -> dict[str, str]:
+        return podshape.map_of(self.node_selector)
+
+    @property
+    def toleration_list(self) -> list[dict[str, Any]]:
+        return podshape.tolerations_of(self.tolerations)
+
+    @property
+    def pull_secret_names(self) -> list[str]:
+        return podshape.names_of(self.image_pull_secrets, what="image pull secret")
+
+    @property
+    def pod_label_map(self) -> dict[str, str]:
+        return podshape.map_of(self.pod_labels)
+
+    @property
+    def pod_annotation_map(self) -> dict[str, str]:
+        return podshape.map_of(self.pod_annotations)
+
+    @property
+    def restricted(self) -> bool:
+        return self.security_context == "restricted"
+
+    @cached_property
+    def pod_patch(self) -> dict[str, Any]:
+        """The parsed ``driver_pod_patch`` file, read once per settings."""
+        from nfk8s.podpatch import load_patch
+
+        return load_patch(self.driver_pod_patch) if self.driver_pod_patch else {}
+
     @field_validator("history_limit", mode="before")
     @classmethod
     def _history_limit(cls, value: Any) -> int:
@@ -212,6 +320,10 @@ def _duration_input(value: Any) -> Any:
 
 
 FIELDS: tuple[str, ...] = tuple(Settings.model_fields)
+# Settings a TOML file may give as a table or an array, not only as text.
+STRUCTURED = frozenset(
+    {"node_selector", "tolerations", "image_pull_secrets", "pod_labels", "pod_annotations"}
+)
 
 
 @dataclass(frozen=True)
@@ -256,7 +368,7 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
                 f"config file {path} has an unknown setting {key!r}",
                 hint="known settings: " + ", ".join(FIELDS),
             )
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list) and name not in STRUCTURED:
             raise BadInput(
                 f"setting {key!r} in config file {path} must be a single value",
                 hint=hint,
@@ -337,3 +449,25 @@ def explain_settings(
         else SettingSource(name, getattr(settings, name), sources.get(name, "default"))
         for name in FIELDS
     ]
+
+
+def driver_pod_overrides(
+    *,
+    node_selector: list[str] | None = None,
+    tolerations: list[str] | None = None,
+    priority_class: str | None = None,
+    restricted: bool = False,
+    driver_pod_patch: str | None = None,
+) -> dict[str, Any]:
+    """Setting overrides from `nfk8s run`'s driver-pod flags; a repeated flag's values join.
+
+    A flag replaces the setting from env or file rather than adding to it, as every flag does.
+    """
+    values: dict[str, Any] = {
+        "node_selector": ",".join(node_selector) if node_selector else None,
+        "tolerations": ",".join(tolerations) if tolerations else None,
+        "priority_class": priority_class,
+        "security_context": "restricted" if restricted else None,
+        "driver_pod_patch": driver_pod_patch,
+    }
+    return {k: v for k, v in values.items() if v is not None}
