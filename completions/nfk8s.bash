@@ -4,6 +4,8 @@ _nfk8s_completion() {
     COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
                    COMP_CWORD=$COMP_CWORD \
                    _NFK8S_COMPLETE=complete_bash $1 2>/dev/null ) )
+    # Keep nfk8s's order (run ids newest first); bash before 4.4 has no nosort and sorts.
+    compopt -o nosort 2>/dev/null
     return 0
 }
 
