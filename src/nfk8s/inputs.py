@@ -556,6 +556,12 @@ def _run_words(words: list[str]) -> list[str]:
             # With no PIPELINE before it, the next word becomes PIPELINE, which
             # validate_pipeline refuses when it looks like an option.
             return [*out, word, *words[i:]]
+        if word == "--wait-lock" and following is not None and _is_duration(following):
+            # Its value is optional, so a space would make the duration an argument.
+            raise BadInput(
+                f"--wait-lock takes its duration after '=': {following!r} was read as an argument",
+                hint=f"use --wait-lock={following}",
+            )
         name, eq, value = word.partition("=")
         if name in ("-resume", "--resume"):
             if eq:
@@ -586,7 +592,7 @@ def _run_words(words: list[str]) -> list[str]:
         if not word.startswith("-") or word == "-":
             positionals += 1
             if positionals > 1:
-                raise _extra_argument(word)
+                raise _extra_argument(word, after_param=_ends_with_param(out))
         elif not word.startswith("--") and word not in RUN_FLAGS:
             raise _unknown_single_dash(name)
         out.append(word)
@@ -597,7 +603,27 @@ def _is_session_word(word: str) -> bool:
     return word == SESSION_LAST or _SESSION_ID.fullmatch(word) is not None
 
 
-def _extra_argument(word: str) -> BadInput:
+def _is_duration(word: str) -> bool:
+    try:
+        parse_duration(word)
+    except BadInput:
+        return False
+    return True
+
+
+def _ends_with_param(words: list[str]) -> bool:
+    """Whether ``words`` end with a ``-p``/``--param`` and its value."""
+    last = words[-1] if words else ""
+    return last.startswith("--param=") or (len(words) > 1 and words[-2] in ("-p", "--param"))
+
+
+def _extra_argument(word: str, *, after_param: bool = False) -> BadInput:
+    if after_param:
+        # `-p key=two words`: the extra word is part of a parameter's value: never shown.
+        return BadInput(
+            "unexpected argument after a -p value: nfk8s run takes one PIPELINE",
+            hint="quote a value that holds spaces: -p 'KEY=two words'",
+        )
     if _SESSION_LIKE.fullmatch(word):
         return BadInput(f"invalid session id {word!r}", hint=_SESSION_HINT)
     return BadInput(

@@ -22,9 +22,6 @@ from typer._click.core import Context
 from nfk8s.redact import scrub
 
 USAGE_EXIT = 2  # ExitCode.BAD_INPUT; errors.py is not imported on this path
-WAIT_LOCK = "--wait-lock"
-PARAM_OPTIONS = ("-p", "--param")  # their values may be secret
-_DURATION = re.compile(r"\d+(\.\d+)?[a-z]*", re.IGNORECASE)
 _EXTRA = re.compile(r"unexpected extra argument(?:\(s\)|s)? \((?P<args>.*)\)\s*$", re.DOTALL)
 
 
@@ -127,17 +124,6 @@ def _bad_value(
 def _extra_arguments(extra: list[str], ctx: Context, args: Sequence[str]) -> UsageProblem:
     path = ctx.command_path
     first = extra[0] if extra else ""
-    from nfk8s.cli_common import WAIT_FOREVER
-
-    bare_wait = {WAIT_LOCK, f"{WAIT_LOCK}={WAIT_FOREVER}"}  # as typed, and as normalised
-    for before, after in pairwise(args):
-        # `--wait-lock 5s`: the duration is optional, so it must be attached with `=`.
-        if before in bare_wait and _DURATION.fullmatch(after):
-            return UsageProblem(
-                f"{WAIT_LOCK} takes its duration after '=': {after!r} was read as an argument",
-                f"use {WAIT_LOCK}={after}",
-                ctx,
-            )
     flags = {
         opt
         for param in ctx.command.params
@@ -151,27 +137,11 @@ def _extra_arguments(extra: list[str], ctx: Context, args: Sequence[str]) -> Usa
                 f"use {before} alone",
                 ctx,
             )
-    if _follows_param(first, args):
-        # `-p key=a b`: the extra word is part of a parameter's value, which is not shown.
-        return UsageProblem(
-            f"{path} got an extra argument after a -p/--param value",
-            "quote a value that holds spaces: -p 'KEY=two words'",
-            ctx,
-        )
     return UsageProblem(
         f"{path} got an extra argument {first!r}",
         f"usage: {_usage(ctx)}; quote a value that holds spaces",
         ctx,
     )
-
-
-def _follows_param(word: str, args: Sequence[str]) -> bool:
-    if word not in args:
-        return True  # cannot tell where it came from: do not show it
-    index = list(args).index(word)
-    before = list(args[max(0, index - 2) : index])
-    near = before[-1:] if before and before[-1].startswith("-") else before
-    return any(a in PARAM_OPTIONS or a.startswith(("--param=", "-p")) for a in near)
 
 
 def _value_kind(param: Any) -> tuple[list[str], bool]:

@@ -119,6 +119,32 @@ def test_the_installed_command_answers_parser_errors_the_same_way(fakekube):
     assert len(fakekube.requests) == 0
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["run", "sim/hello", "--wait-lock", "5s"], ["run", "--wait-lock", "5s", "sim/hello"]],
+    ids=["after the pipeline", "before the pipeline"],
+)
+def test_run_wait_lock_with_its_duration_after_a_space_says_to_use_equals(fakekube, args):
+    result = run_nfk8s(fakekube, *args)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --wait-lock takes its duration after '=': '5s' was read as an argument\n"
+        "hint: use --wait-lock=5s\n"
+    )
+    assert len(fakekube.requests) == 0
+
+
+@pytest.mark.parametrize("param", [["-p", "password=hunter2"], ["--param=password=hunter2"]])
+def test_a_word_split_off_a_param_value_is_not_echoed(fakekube, param):
+    result = run_nfk8s(fakekube, "run", "sim/hello", *param, "swordfish")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: unexpected argument after a -p value: nfk8s run takes one PIPELINE\n"
+        "hint: quote a value that holds spaces: -p 'KEY=two words'\n"
+    )
+    assert len(fakekube.requests) == 0
+
+
 def test_help_as_a_command_prints_the_help_of_what_follows():
     def nfk8s(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
