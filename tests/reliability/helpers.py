@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,6 @@ NS = "default"
 LOCK = "nfk8s-lock"
 # The start-up grace, plus a margin: server times in the Date header have whole seconds.
 PAST_GRACE = 120 + 2
-# The real seconds a held request waits before failing: far longer than any test needs.
-HOLD_SECONDS = 30
 
 
 def record(fk: FakeKube, run_id: str) -> dict[str, Any] | None:
@@ -72,8 +71,9 @@ def truth(fk: FakeKube, run_id: str) -> dict[str, Any] | None:
 
 
 def hold(fk: FakeKube, **match: Any) -> Fault:
-    """Make the next request that matches hang, then fail: the client stays at that step."""
-    return fk.faults.add(status=503, latency=HOLD_SECONDS, count=1, **match)
+    """Make the next request that matches hang until the server stops: the client stays at
+    that step however long the test takes to act on it."""
+    return fk.faults.add(status=503, gate=threading.Event(), count=1, **match)
 
 
 def kill_at(fk: FakeKube, argv: list[str], held: Fault, *, timeout: float = 60) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.fakekube import FakeKube
-from tests.reliability.helpers import HOLD_SECONDS
+from tests.reliability.helpers import hold
 from tests.support import nfk8s_binary, nfk8s_env, run_nfk8s
 
 TOKEN = "VERYSECRETTOKEN-c0ffee-1234"
@@ -281,7 +281,7 @@ def test_each_of_6_kills_during_a_hung_request_leaves_no_client_key_on_disk(
     if command == "logs -f":
         started = run_nfk8s(fakekube, "run", "sim/slow", "--name", "bg", "-d", env=tls["env"])
         assert started.returncode == 0, started.stderr
-    held = fakekube.faults.add(status=503, latency=HOLD_SECONDS, count=1, **request)
+    held = hold(fakekube, **request)
     proc = subprocess.Popen(
         [nfk8s_binary(), *argv],
         env=tls["env"],
@@ -301,7 +301,7 @@ def test_each_of_6_kills_during_a_hung_request_leaves_no_client_key_on_disk(
         assert files_holding(tls["marker"], credentials) != []
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o700
         proc.send_signal(sig)
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -714,7 +714,7 @@ def test_several_drivers_at_once() -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=120)
     assert codes == {0: 0, 1: 0, 2: 0, 3: 0}
     for i, ctx in enumerate(ctxs):
         res = result(f"para-{i}", f"ns{i % 2}")
