@@ -416,7 +416,7 @@ def doctor(
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
 ) -> None:
-    """Check the cluster is ready for nfk8s: access, runner account, work volume, lock.
+    """Check the cluster is ready for nfk8s: access, runner, work volume, lock, driver pod.
 
     Exits 0 when every check passes, 6 when one fails; each failure names its fix.
     """
@@ -436,13 +436,10 @@ def doctor(
                 sys.stdout.write("".join(line + "\n" for line in lines))
                 sys.stdout.flush()
 
-        # A kubeconfig that cannot be used is bad input (exit 2), not a failed check.
+        # A driver pod patch or a kubeconfig that cannot be used is bad input (exit 2),
+        # not a failed check.
+        target = checks.DoctorTarget.from_settings(settings)
         kube = connect(settings)
-        target = checks.DoctorTarget(
-            runner_service_account=settings.runner_service_account,
-            work_pvc=settings.work_pvc,
-            lock_name=settings.lock_name,
-        )
         report = checks.diagnose(kube, target, on_check=show)
         if output is Output.name:
             sys.stdout.write("".join(check.name + "\n" for check in report.failures))

@@ -16,13 +16,13 @@ not verified, with the ``kubectl auth can-i --as`` command that verifies it by h
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nfk8s import admin, lock, manifests
+from nfk8s import admin, lock, manifests, podchecks
 from nfk8s.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from nfk8s.kube import (
     CONFIGMAPS,
@@ -37,10 +37,16 @@ from nfk8s.kube import (
     Kube,
     Resource,
 )
+from nfk8s.models import RunSpec
+
+if TYPE_CHECKING:
+    from nfk8s.settings import Settings
 
 LOCAL_SUBJECT_ACCESS_REVIEWS = Resource(
     "authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview"
 )
+RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota")
+LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange")
 REVIEW_THREADS = 8
 
 
@@ -106,6 +112,11 @@ USER_PERMISSIONS: tuple[Permission, ...] = (
     *_perms(PVCS, "get", "`nfk8s doctor` checks the work volume"),
     *_perms(SERVICEACCOUNTS, "get", "`nfk8s doctor` checks the runner account"),
     *_perms(LOCAL_SUBJECT_ACCESS_REVIEWS, "create", "`nfk8s doctor` checks the runner's access"),
+    # A Role may grant `get` on its own namespace object: the namespace's name is the
+    # request's namespace. Its labels hold the Pod Security level.
+    *_perms(NAMESPACES, "get", "`nfk8s doctor` checks the namespace's Pod Security level"),
+    *_perms(RESOURCE_QUOTAS, "list", "`nfk8s doctor` checks quota headroom for the driver"),
+    *_perms(LIMIT_RANGES, "list", "`nfk8s doctor` checks the driver against LimitRanges"),
 )
 
 # What Nextflow's k8s executor does with the runner ServiceAccount's token. Task Jobs are
@@ -168,11 +179,32 @@ class DoctorReport:
 
 @dataclass(frozen=True)
 class DoctorTarget:
-    """What to check: the settings that name the runner account, the PVC and the lock."""
+    """What to check: the settings that name the runner account, the PVC and the lock,
+    and the driver pod the settings make (None: not checked)."""
 
     runner_service_account: str
     work_pvc: str
     lock_name: str
+    driver_pod: Mapping[str, Any] | None = None
+    pull_secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DoctorTarget:
+        """The target for ``settings``; a bad driver pod patch is ``BadInput`` here."""
+        spec = RunSpec(
+            run_id="doctor",
+            pipeline="doctor",
+            head_cpus=settings.head_cpus,
+            head_memory=settings.head_memory,
+        )
+        job = manifests.build_job(spec, settings, record_uid="")
+        return cls(
+            runner_service_account=settings.runner_service_account,
+            work_pvc=settings.work_pvc,
+            lock_name=settings.lock_name,
+            driver_pod=job["spec"]["template"]["spec"],
+            pull_secrets=tuple(settings.pull_secret_names),
+        )
 
 
 def diagnose(
@@ -199,6 +231,11 @@ def diagnose(
             add(check)
     add(check_pvc(kube, target.work_pvc))
     add(check_lock(kube, target.lock_name))
+    if target.driver_pod is not None:
+        for check in check_driver_pod(kube, target.driver_pod):
+            add(check)
+    for name in target.pull_secrets:
+        add(check_pull_secret(kube, name))
     return report
 
 
@@ -477,6 +514,144 @@ def check_lock(kube: Kube, lock_name: str) -> Check:
         CheckStatus.OK,
         f"stale (run {holder}: {reason}); the next run takes it over",
     )
+
+
+# -- the driver pod against the namespace -----------------------------------------------
+
+RESTRICTED_FIX = (
+    "set security_context = restricted (`run --restricted`, NFK8S_SECURITY_CONTEXT=restricted)"
+)
+
+
+def check_driver_pod(kube: Kube, pod: Mapping[str, Any]) -> list[Check]:
+    """Pod Security, ResourceQuota and LimitRange against the driver pod nfk8s would submit."""
+    return [
+        check_pod_security(kube, pod),
+        check_quotas(kube, pod),
+        check_limit_ranges(kube, pod),
+    ]
+
+
+def check_pod_security(kube: Kube, pod: Mapping[str, Any]) -> Check:
+    title = "driver pod: Pod Security"
+    ns = kube.namespace
+    try:
+        namespace = kube.get(NAMESPACES, ns)
+    except ClusterError:
+        return Check(
+            title,
+            CheckStatus.WARN,
+            f"not verified: you may not read namespace {ns}",
+            f"see its level with `kubectl get namespace {ns} --show-labels` "
+            f"({podchecks.ENFORCE_LABEL}); {apply_hint(ns)} lets doctor read it",
+        )
+    if namespace is None:
+        return Check(title, CheckStatus.WARN, f"not verified: namespace {ns} does not exist")
+    level = podchecks.enforce_level(namespace)
+    problems = podchecks.pod_security_violations(pod, level)
+    if not problems:
+        admits = "not enforced" if level == "privileged" else f"{level} admits it"
+        return Check(title, CheckStatus.OK, f"enforce={level}: {admits}")
+    hardened = bool(pod.get("securityContext", {}).get("runAsNonRoot"))
+    return Check(
+        title,
+        CheckStatus.FAIL,
+        f"enforce={level} refuses the driver pod: " + "; ".join(problems),
+        "fix the driver_pod_patch, which loosens what Pod Security checks"
+        if hardened
+        else RESTRICTED_FIX,
+    )
+
+
+def _list_or_check(
+    kube: Kube, resource: Resource, title: str
+) -> tuple[list[dict[str, Any]] | None, Check | None]:
+    try:
+        return kube.list(resource).items, None
+    except Forbidden:
+        return None, Check(
+            title, CheckStatus.WARN, f"not verified: you may not list {resource.plural}"
+        )
+    except NotFound:
+        # A server without the API (or a namespace without objects): nothing to enforce.
+        return [], None
+    except ClusterError as exc:
+        return None, Check(title, CheckStatus.WARN, f"not verified: {exc.message}")
+
+
+def check_quotas(kube: Kube, pod: Mapping[str, Any]) -> Check:
+    title = "driver pod: ResourceQuota"
+    quotas, failed = _list_or_check(kube, RESOURCE_QUOTAS, title)
+    if quotas is None:
+        return failed or Check(title, CheckStatus.WARN, "not verified")
+    if not quotas:
+        return Check(title, CheckStatus.OK, "none")
+    demand = podchecks.quota_demand(pod, secret=True)
+    short = [
+        f"{q['metadata']['name']}: {problem}"
+        for q in quotas
+        for problem in podchecks.quota_shortfalls(q, demand)
+    ]
+    if not short:
+        names = ", ".join(q["metadata"]["name"] for q in quotas)
+        return Check(title, CheckStatus.OK, f"room for the driver in {names}")
+    return Check(
+        title,
+        CheckStatus.FAIL,
+        "not enough left for the driver: " + "; ".join(short),
+        "lower head_cpus/head_memory (`--head-cpus`, `--head-memory`), wait for other pods "
+        f"to finish, or ask for a larger quota (`kubectl describe quota -n {kube.namespace}`)",
+    )
+
+
+def check_limit_ranges(kube: Kube, pod: Mapping[str, Any]) -> Check:
+    title = "driver pod: LimitRange"
+    ranges, failed = _list_or_check(kube, LIMIT_RANGES, title)
+    if ranges is None:
+        return failed or Check(title, CheckStatus.WARN, "not verified")
+    if not ranges:
+        return Check(title, CheckStatus.OK, "none")
+    problems = [
+        f"{r['metadata']['name']}: {problem}"
+        for r in ranges
+        for problem in podchecks.limit_range_violations(r, pod)
+    ]
+    if not problems:
+        return Check(title, CheckStatus.OK, "the driver's requests and limits are within bounds")
+    return Check(
+        title,
+        CheckStatus.FAIL,
+        "; ".join(problems),
+        "set head_cpus/head_memory (`--head-cpus`, `--head-memory`) within the bounds "
+        f"(`kubectl describe limitrange -n {kube.namespace}`)",
+    )
+
+
+def check_pull_secret(kube: Kube, name: str) -> Check:
+    title = f"pull secret {name}"
+    try:
+        secret = kube.get(SECRETS, name)
+    except Forbidden:
+        return Check(title, CheckStatus.WARN, "not verified: you may not read Secrets")
+    if secret is None:
+        return Check(
+            title,
+            CheckStatus.FAIL,
+            f"does not exist in namespace {kube.namespace}: the driver image cannot be pulled "
+            "with it",
+            f"create it (`kubectl create secret docker-registry {name} -n {kube.namespace} "
+            "--docker-server=... --docker-username=... --docker-password=...`), or drop it "
+            "from image_pull_secrets",
+        )
+    kind = secret.get("type") or "Opaque"
+    if kind not in ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"):
+        return Check(
+            title,
+            CheckStatus.FAIL,
+            f"is of type {kind}, not kubernetes.io/dockerconfigjson: the kubelet ignores it",
+            f"recreate it with `kubectl create secret docker-registry {name}`",
+        )
+    return Check(title, CheckStatus.OK, f"exists ({kind})")
 
 
 # -- RBAC manifests -------------------------------------------------------------------
