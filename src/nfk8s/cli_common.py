@@ -32,7 +32,8 @@ HELP = """Run Nextflow pipelines on Kubernetes, with no server process.
 
 One run at a time per namespace, guarded by a Lease; each run is recorded in a labelled
 ConfigMap and executed as a Job. Exit codes mirror the run: 0 succeeded, 1 failed,
-2 bad input, 3 lock busy, 4 timed out, 5 cancelled, 6 cluster error, 130 detached.
+2 bad input or usage (nothing written), 3 lock busy, 4 timed out, 5 cancelled, 6 cluster
+error, 70 a bug in nfk8s, 130 detached (the run goes on).
 """
 
 MAIN_EPILOG = """Examples:
@@ -45,7 +46,8 @@ MAIN_EPILOG = """Examples:
 
   nfk8s --no-color doctor      # check the cluster is ready
 
-Every command takes -h/--help. Completion: nfk8s completion bash|zsh|fish.
+Every command takes -h/--help (or: nfk8s help COMMAND). Completion: nfk8s completion
+bash|zsh|fish.
 """
 
 
