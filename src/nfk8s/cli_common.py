@@ -87,11 +87,14 @@ class Group(TyperGroup):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name, rest = args[0], args[1:]
         if name == "help" and "help" not in self.commands:
-            # `nfk8s help [CMD…]`, as git, kubectl and helm take it.
+            # `nfk8s help [CMD…]`, as git, kubectl and helm take it; a TAB after it
+            # completes the commands.
             if not rest:
+                if ctx.resilient_parsing:
+                    return None, None, []
                 typer.echo(ctx.get_help())
                 ctx.exit(0)
-            name, rest = rest[0], [*rest[1:], "--help"]
+            name, rest = rest[0], rest[1:] if ctx.resilient_parsing else [*rest[1:], "--help"]
         if name.startswith("-"):
             self.parse_args(ctx, args)  # an option after the command group's own: say which
         command = self.get_command(ctx, name)

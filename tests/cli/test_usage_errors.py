@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -168,3 +169,20 @@ def test_no_arguments_still_prints_the_help():
     )
     assert result.stdout.startswith("Usage: nfk8s") or result.stderr.startswith("Usage: nfk8s")
     assert "error:" not in result.stdout + result.stderr
+
+
+def test_tab_after_help_completes_command_names():
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split(" ")) - 1),
+            "_NFK8S_COMPLETE": "complete_bash",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "nfk8s"], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.split()
+
+    assert complete("nfk8s help st") == ["status"]
+    assert complete("nfk8s help lock ") == ["show", "release"]
