@@ -82,6 +82,13 @@ class Group(TyperGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return usage.parse_checked(super().parse_args, ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        if not ctx._protected_args and not self.invoke_without_command:  # `nfk8s -v`
+            raise usage.UsageProblem(
+                f"{ctx.command_path} needs a command", f"see `{ctx.command_path} --help`", ctx
+            )
+        return super().invoke(ctx)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:

@@ -84,6 +84,7 @@ CASES: dict[str, tuple[list[str], str, str]] = {
         "did you mean `nfk8s status`?",
     ),
     "unknown command": (["frobnicate"], "nfk8s has no command 'frobnicate'", "see `nfk8s --help`"),
+    "options but no command": (["-v"], "nfk8s needs a command", "see `nfk8s --help`"),
     "unknown lock subcommand": (
         ["lock", "steal"],
         "nfk8s lock has no command 'steal'",
