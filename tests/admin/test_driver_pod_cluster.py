@@ -272,3 +272,69 @@ def test_doctor_reports_a_missing_pull_secret_and_accepts_a_registry_one(cluster
     assert "kubectl create secret docker-registry regcred" in lines[at + 1]
     assert "✓ pull secret mirror: exists (kubernetes.io/dockerconfigjson)" in lines
     assert snapshot(cluster) == before
+
+
+# -- flags ------------------------------------------------------------------------------
+
+
+def test_run_flags_shape_the_job_that_dry_run_prints(cluster, invoke):
+    before = snapshot(cluster)
+
+    dry = invoke(
+        "run",
+        "sim/hello",
+        "--node-selector",
+        "disk=ssd",
+        "--node-selector",
+        "zone=a",
+        "--toleration",
+        "dedicated=nextflow:NoSchedule",
+        "--priority-class",
+        "pipelines-high",
+        "--restricted",
+        "--dry-run",
+        "-o",
+        "json",
+        NFK8S_NODE_SELECTOR="disk=hdd",  # a flag replaces the environment's value
+        NFK8S_IMAGE_PULL_SECRETS="regcred",
+    )
+
+    assert dry.exit_code == 0, dry.stderr
+    (job,) = [o for o in json.loads(dry.stdout)["items"] if o["kind"] == "Job"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"disk": "ssd", "zone": "a"}
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "nextflow", "effect": "NoSchedule"}
+    ]
+    assert pod["priorityClassName"] == "pipelines-high"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert snapshot(cluster) == before
+
+
+def test_bad_driver_pod_values_exit_2_with_one_error_and_one_hint(cluster, invoke, tmp_path):
+    patch = write(tmp_path / "p.yaml", "spec:\n  volumes:\n  - name: work\n    emptyDir: {}\n")
+    before = snapshot(cluster)
+
+    toleration = invoke("run", "sim/hello", "--toleration", "gpu=yes:Sometimes")
+    selector = invoke("run", "sim/hello", "--node-selector", "disk")
+    doctor = invoke("doctor", NFK8S_DRIVER_POD_PATCH=patch)
+
+    assert [r.exit_code for r in (toleration, selector, doctor)] == [2, 2, 2]
+    assert toleration.stderr.splitlines() == [
+        "error: invalid setting tolerations (from flag): toleration 'gpu=yes:Sometimes' has the "
+        "effect 'Sometimes'",
+        "hint: the effect is one of NoSchedule, PreferNoSchedule, NoExecute; fix the "
+        "command-line flag",
+    ]
+    assert selector.stderr.splitlines()[0] == (
+        "error: invalid setting node_selector (from flag): 'disk' in the node selector is not "
+        "KEY=VALUE"
+    )
+    assert doctor.stderr.splitlines() == [
+        "error: driver pod patch changes the volume 'work', which carries the run",
+        "hint: add volumes under other names",
+    ]
+    assert doctor.stdout == ""
+    assert snapshot(cluster) == before
