@@ -254,7 +254,8 @@ def handle_errors() -> Iterator[None]:
         yield
     except Nfk8sError as exc:
         fail(exc.message, exc.hint, int(exc.exit_code))
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        # A closed pipe (`| head`) is no bug: Click ends quietly on it.
         raise
     except Exception as exc:
         # A bug must not look like a failed pipeline (exit 1) to a CI step.

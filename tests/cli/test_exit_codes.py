@@ -4,6 +4,7 @@ the README's table), and the README's rule for "nothing to show" holds for each 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,3 +42,22 @@ def test_an_empty_listing_exits_0_and_no_run_to_act_on_exits_2(cluster):
             f"error: no runs in namespace '{ns}'\nhint: start one with `nfk8s run PIPELINE`\n"
         ), args
     assert snapshot(cluster) == before
+
+
+def test_a_closed_pipe_ends_quietly_not_as_a_bug(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `nfk8s config | head -0`: nobody reads
+    env = {**os.environ, "NFK8S_CONFIG": os.devnull, "KUBECONFIG": str(tmp_path / "none")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nfk8s", "config"],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode not in (int(ExitCode.INTERNAL_ERROR), 0), done.stderr
+    assert done.stderr == ""
