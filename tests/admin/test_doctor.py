@@ -62,6 +62,9 @@ def test_doctor_passes_when_everything_is_allowed(cluster, invoke):
     assert f"✓ runner ServiceAccount {RUNNER_SA}: exists" in lines
     assert f"✓ work PVC {WORK_PVC}: Bound, ReadWriteMany" in lines
     assert "✓ lock nfk8s-lock: free" in lines
+    assert f"✓ driver pod: Pod Security: namespace {cluster.namespace} enforces no level" in lines
+    assert "✓ driver pod: ResourceQuota: none" in lines
+    assert "✓ driver pod: LimitRange: none" in lines
     assert not any(line.startswith("✗") for line in lines)
     assert snapshot(cluster) == before  # doctor only asks
 

@@ -117,9 +117,7 @@ def test_doctor_judges_the_driver_pod_against_the_namespace_pod_security_level(c
         "    fix: set security_context = restricted (`run --restricted`, "
         "NFK8S_SECURITY_CONTEXT=restricted)"
     )
-    assert "✓ driver pod: Pod Security: enforce=restricted: restricted admits it" in lines_of(
-        restricted
-    )
+    assert "✓ driver pod: Pod Security: enforce=restricted admits it" in lines_of(restricted)
 
 
 def test_pod_security_restricted_refuses_the_default_driver_and_admits_the_restricted_one(
