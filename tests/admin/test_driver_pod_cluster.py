@@ -48,6 +48,20 @@ def driver_pods(cluster: Any, run_id: str) -> list[dict[str, Any]]:
     )
 
 
+def failed_create(cluster: Any, run_id: str) -> dict[str, Any] | None:
+    """The Job controller's FailedCreate event for the run's Job, once it exists."""
+    job = manifests.job_name(run_id)
+    events = cluster.api.list("events", cluster.namespace)
+    return next(
+        (
+            e
+            for e in events
+            if e["involvedObject"].get("name") == job and e.get("reason") == "FailedCreate"
+        ),
+        None,
+    )
+
+
 # -- the patch at plan time -------------------------------------------------------------
 
 
@@ -129,20 +143,10 @@ def test_pod_security_restricted_refuses_the_default_driver_and_admits_the_restr
     refused = invoke("run", "sim/hello", "-p", "sim_tasks=0", "--detach")
     assert refused.exit_code == 0, refused.stderr  # the Job is created; its pod is not
     refused_id = refused.stdout.strip()
-    job = manifests.job_name(refused_id)
-
-    def failed_create() -> dict[str, Any] | None:
-        events = cluster.api.list("events", cluster.namespace)
-        return next(
-            (
-                e
-                for e in events
-                if e["involvedObject"].get("name") == job and e.get("reason") == "FailedCreate"
-            ),
-            None,
-        )
-
-    event = cluster.wait_for(failed_create, message="the Job controller never reported it")
+    event = cluster.wait_for(
+        lambda: failed_create(cluster, refused_id),
+        message="the Job controller never reported it",
+    )
     assert 'violates PodSecurity "restricted' in event["message"]
     assert driver_pods(cluster, refused_id) == []
     assert invoke("cancel", refused_id).exit_code == 0
@@ -162,6 +166,40 @@ def test_pod_security_restricted_refuses_the_default_driver_and_admits_the_restr
     (pod,) = driver_pods(cluster, run_id)
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["status"]["phase"] == "Succeeded"
+
+
+def test_a_quota_refuses_a_driver_too_big_for_it_and_admits_one_that_fits(cluster, invoke):
+    real_only(cluster)
+    cluster.api.create(
+        "resourcequotas",
+        cluster.namespace,
+        {"metadata": {"name": "team"}, "spec": {"hard": {"requests.memory": "3Gi"}}},
+    )
+    cluster.wait_for(
+        lambda: (
+            "used"
+            in (try_get(cluster.api, "resourcequotas", cluster.namespace, "team") or {}).get(
+                "status", {}
+            )
+        ),
+        message="the quota controller never counted the namespace",
+    )
+
+    # Quota needs every pod to request memory; the simulated Nextflow's task pods do not,
+    # so these runs have no tasks and only the driver is counted.
+    big = invoke("run", "sim/hello", "-p", "sim_tasks=0", "--head-memory", "4Gi", "--detach")
+    assert big.exit_code == 0, big.stderr
+    big_id = big.stdout.strip()
+    event = cluster.wait_for(
+        lambda: failed_create(cluster, big_id), message="the Job controller never reported it"
+    )
+    assert "exceeded quota: team" in event["message"]
+    assert driver_pods(cluster, big_id) == []
+    assert invoke("cancel", big_id).exit_code == 0
+
+    fits = invoke("run", "sim/hello", "-p", "sim_tasks=0", "--head-memory", "1Gi", "--plain")
+
+    assert fits.exit_code == 0, fits.stderr
 
 
 # -- scheduling -------------------------------------------------------------------------
