@@ -14,7 +14,8 @@ Scenarios, chosen by the pipeline name
 ``sim/fail``    ``SIM_FAIL:PREPARE`` then ``SIM_FAIL:ALIGN``; ``ALIGN (sample2)`` exits 1 while
                 its siblings still run: the ``ERROR ~ Error executing process`` block, then
                 ``WARN: Killing running tasks (3)``, exit 1.
-``sim/slow``    ``SIM_SLOW:SLEEP`` x 3 tasks of 600 simulated seconds (cancel/interrupt tests).
+``sim/slow``    ``SIM_SLOW:SLEEP`` x 3 tasks of a simulated day: runs until cancelled or
+                interrupted, however slow the machine (cancel/interrupt tests).
 ``sim/chatty``  a driver that prints many extra lines (see the chatter knobs), exit 0.
 ``sim/oom``     ``SIM_OOM:ASSEMBLE (sample1)`` is OOMKilled (137) on both attempts
                 (``errorStrategy 'retry'``, ``maxRetries 1``, memory doubles per attempt):
@@ -482,7 +483,7 @@ def build_scenario(pipeline: str, params: dict[str, Any]) -> Scenario:
         ]
     elif pipeline == "sim/slow":
         n = _int(params, "sim_tasks", 3)
-        procs = [ProcessSpec("SIM_SLOW:SLEEP", _samples(n, "{}"), t(600.0), "sleep {secs}")]
+        procs = [ProcessSpec("SIM_SLOW:SLEEP", _samples(n, "{}"), t(86400.0), "sleep {secs}")]
     elif pipeline == "sim/chatty":
         rate = _num(params, "sim_lines_per_second", 0.0) or (10_000.0 if total else 50.0)
         if not total:
