@@ -86,8 +86,14 @@ def test_status_after_a_followed_run_shows_the_recorded_table(cluster):
     assert data["sessionId"] == cluster.sim_truth(cluster.namespace, run_id).session_id
 
 
-def test_logs_follow_exits_with_the_runs_code_and_prefixes_task_lines(cluster):
-    run_id = start(cluster, "sim/hello", "sim_task_seconds=60")
+def test_logs_follow_exits_with_the_runs_code_and_prefixes_task_lines(cluster, tmp_path):
+    # Task pods stay after they succeed, so the follower reads every task's log however
+    # late a busy machine starts it (with cleanup, a finished task's log goes with its pod).
+    keep = tmp_path / "keep-task-pods.config"
+    keep.write_text("k8s.cleanup = false\n")
+    started = run_nfk8s(cluster, "run", "sim/hello", "--detach", "-c", str(keep))
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
     result = run_nfk8s(cluster, "logs", "-f", "--tasks", "--process", "sayHello", run_id)
     assert result.returncode == 0, result.stderr
     task_lines = [line for line in result.stdout.splitlines() if " | " in line]
