@@ -120,7 +120,7 @@ def cancel_run(
         # The run ended by itself and nobody recorded it yet: that truth wins over a cancel.
         runs.reconcile_run(kube, run_id, job=job, lock_free=False)
 
-    marked = _mark_cancelled(kube, run_id, who=kube.user or "a user")
+    marked = _mark_cancelled(kube, run_id, who=kube.user or "a user", job=job)
     if marked is None:
         raise BadInput(
             f"run {run_id!r} disappeared while cancelling it",
@@ -149,6 +149,13 @@ def cancel_run(
             remaining=tuple(f"pod/{name}" for name in remaining),
         )
 
+    # Count up to now while the driver log still exists; what still runs is what this
+    # cancel kills, whether Nextflow gets to kill it (grace) or the sweep below does.
+    stopped: set[str] = set()
+    with contextlib.suppress(Nfk8sError):
+        runs.refresh_counts(
+            kube, run_id, final=False, seen=lambda tracker: stopped.update(tracker.open_tasks())
+        )
     deleted_pods: list[str] = []
     driver_selector = f"job-name={job_name}"
     deleted_pods += _delete_pods(kube, driver_selector, grace_period_seconds, on_progress)
@@ -177,6 +184,8 @@ def cancel_run(
     if deleted_job is None and kube.delete(JOBS, job_name, propagation_policy="Background"):
         deleted_job = job_name
         deleted_pods += _delete_pods(kube, driver_selector, grace_period_seconds, on_progress)
+    with contextlib.suppress(Nfk8sError):
+        record = runs.refresh_counts(kube, run_id, final=True, killed=stopped) or record
     released = lock.release(kube, name=lock_name, run_id=run_id)
     if released:
         on_progress(f"released lock {lock_name}")
@@ -272,7 +281,9 @@ def _wait_gone(
     return sorted(waiting)
 
 
-def _mark_cancelled(kube: Kube, run_id: str, *, who: str) -> tuple[RunRecord, RunStatus] | None:
+def _mark_cancelled(
+    kube: Kube, run_id: str, *, who: str, job: dict[str, Any] | None
+) -> tuple[RunRecord, RunStatus] | None:
     """Compare-and-swap the record to ``cancelled`` unless it is final; (record, status before).
 
     Each call writes its own token with the record, so two cancels writing the same content
@@ -296,6 +307,7 @@ def _mark_cancelled(kube: Kube, run_id: str, *, who: str) -> tuple[RunRecord, Ru
             status=RunStatus.CANCELLED,
             exit_code=None,
             reason=f"cancelled by {who}",
+            started_at=current.started_at or runs.job_started_at(job),
             finished_at=kube.server_now(),
         )
         body = records.configmap_with(cm, updated)
@@ -413,9 +425,10 @@ def history(
     stale = [r for r in found if not r.status.final]
     reconciled: list[str] = []
     if stale:
-        settled = _reconcile_many(kube, stale, lock_name=lock_name)
+        recounted: dict[str, RunRecord] = {}
+        settled = _reconcile_many(kube, stale, lock_name=lock_name, recounted=recounted)
         reconciled = [r.run_id for r in settled.values()]
-        found = [settled.get(r.run_id, r) for r in found]
+        found = [settled.get(r.run_id, recounted.get(r.run_id, r)) for r in found]
         if status is not None:
             found = [r for r in found if r.status is status]
     ordered = records.sort_newest_first(found)
@@ -423,8 +436,13 @@ def history(
     return History(shown, len(ordered), tuple(reconciled))
 
 
-def _reconcile_many(kube: Kube, stale: list[RunRecord], *, lock_name: str) -> dict[str, RunRecord]:
-    """Settle the records whose Job has ended or vanished; returns the ones that changed."""
+def _reconcile_many(
+    kube: Kube, stale: list[RunRecord], *, lock_name: str, recounted: dict[str, RunRecord]
+) -> dict[str, RunRecord]:
+    """Settle the records whose Job has ended or vanished; returns the ones that changed.
+
+    ``recounted`` receives the running ones, their counts brought up to date.
+    """
     jobs = {
         _name(job): job
         for job in kube.list(JOBS, label_selector=manifests.managed_selector()).items
@@ -436,7 +454,13 @@ def _reconcile_many(kube: Kube, stale: list[RunRecord], *, lock_name: str) -> di
         running = job is not None and not lock.job_finished(job)
         active = job is not None and bool((job.get("status") or {}).get("active"))
         if running and (record.status is RunStatus.RUNNING or not active):
-            continue  # still going, and the record already says as much as is known
+            # Still going: its counts go on from the record's cursor (the lock lets one
+            # run go at a time, so this is one short log read).
+            with contextlib.suppress(Nfk8sError):
+                counted = runs.refresh_counts(kube, record.run_id, final=False)
+                if counted is not None:
+                    recounted[record.run_id] = counted
+            continue
         lock_free = True
         if job is None:
             if holder_state is None:

@@ -614,7 +614,10 @@ def logs(
         typer.Option(
             "--process",
             metavar="NAME",
-            help="With --tasks: only this process's tasks.",
+            help=(
+                "With --tasks: only this process's tasks (Nextflow's full name or its "
+                "last part: ALIGN)."
+            ),
             show_default=False,
         ),
     ] = None,

@@ -59,23 +59,28 @@ class RunStatus(StrEnum):
 
 @dataclass
 class ProcessCounts:
-    """Tasks of one Nextflow process by state; ``retried`` counts extra attempts."""
+    """Tasks of one Nextflow process by state; ``retried`` counts extra attempts.
+
+    ``killed``: tasks stopped before they ended, on shutdown (another task failed) or on
+    cancel; ``failed`` only counts tasks that ended in an error of their own.
+    """
 
     pending: int = 0
     running: int = 0
     succeeded: int = 0
     failed: int = 0
+    killed: int = 0
     cached: int = 0
     retried: int = 0
 
     @property
     def total(self) -> int:
         """Tasks known so far; retries are attempts of a task already counted."""
-        return self.pending + self.running + self.succeeded + self.failed + self.cached
+        return self.pending + self.running + self.done
 
     @property
     def done(self) -> int:
-        return self.succeeded + self.failed + self.cached
+        return self.succeeded + self.failed + self.killed + self.cached
 
     def __add__(self, other: ProcessCounts) -> ProcessCounts:
         return ProcessCounts(
@@ -83,6 +88,7 @@ class ProcessCounts:
             running=self.running + other.running,
             succeeded=self.succeeded + other.succeeded,
             failed=self.failed + other.failed,
+            killed=self.killed + other.killed,
             cached=self.cached + other.cached,
             retried=self.retried + other.retried,
         )
@@ -93,6 +99,7 @@ class ProcessCounts:
             "running": self.running,
             "succeeded": self.succeeded,
             "failed": self.failed,
+            "killed": self.killed,
             "cached": self.cached,
             "retried": self.retried,
         }
@@ -106,6 +113,7 @@ class ProcessCounts:
             running=_int(data.get("running")),
             succeeded=_int(data.get("succeeded")),
             failed=_int(data.get("failed")),
+            killed=_int(data.get("killed")),
             cached=_int(data.get("cached")),
             retried=_int(data.get("retried")),
         )
@@ -199,6 +207,9 @@ class RunRecord:
     config_files: list[ConfigFileInfo] = field(default_factory=list)
     # The Nextflow options given after ``--``, passed to the driver as they are.
     nextflow_options: list[str] = field(default_factory=list)
+    # nfk8s's own bookkeeping of the counts (log cursor, tasks not yet ended): whoever
+    # looks next goes on from here instead of reading the whole driver log again.
+    progress: dict[str, Any] | None = None
     # Keys written by a newer nfk8s: kept so that rewriting the record loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -251,6 +262,7 @@ class RunRecord:
                 "nfk8sVersion": self.nfk8s_version,
                 "configFiles": [c.to_json() for c in self.config_files],
                 "nextflowOptions": list(self.nextflow_options),
+                "progress": self.progress,
             }
         )
         return data
@@ -291,6 +303,7 @@ class RunRecord:
             nextflow_options=[str(w) for w in options]
             if isinstance(options := data.get("nextflowOptions"), list)
             else [],
+            progress=progress if isinstance(progress := data.get("progress"), dict) else None,
             extra={k: v for k, v in data.items() if k not in _RECORD_KEYS},
         )
 
@@ -322,6 +335,7 @@ _RECORD_KEYS = frozenset(
         "nfk8sVersion",
         "configFiles",
         "nextflowOptions",
+        "progress",
     }
 )
 

@@ -124,7 +124,7 @@ def progress_line(processes: Mapping[str, ProcessCounts]) -> str:
     for counts in processes.values():
         total = total + counts
     parts = [f"progress: {total.done}/{total.total} tasks done"]
-    for name in ("running", "pending", "failed", "cached", "retried"):
+    for name in ("running", "pending", "failed", "killed", "cached", "retried"):
         value = getattr(total, name)
         if value:
             parts.append(f"{value} {name}")
@@ -140,7 +140,7 @@ def bar(counts: ProcessCounts, width: int = 20) -> str:
     return "#" * filled + "-" * (width - filled)
 
 
-COLUMNS = ("pending", "running", "succeeded", "failed", "cached", "retried")
+COLUMNS = ("pending", "running", "succeeded", "failed", "killed", "cached", "retried")
 
 
 def process_table(processes: Mapping[str, ProcessCounts]) -> list[str]:
@@ -663,16 +663,17 @@ class _LiveView:
         yield table
 
 
-# Short headers keep six count columns narrow enough for an 80-column terminal.
+# Short headers keep seven count columns narrow enough for an 80-column terminal.
 LIVE_HEADERS = {
     "pending": "pend",
     "running": "run",
     "succeeded": "ok",
     "failed": "fail",
+    "killed": "kill",
     "cached": "cache",
     "retried": "retry",
 }
-LIVE_FIXED_WIDTH = 66  # six padded count columns, the bar and "done/total"
+LIVE_FIXED_WIDTH = 72  # seven padded count columns, the bar and "done/total"
 
 
 def short_process_name(name: str, width: int) -> str:
@@ -699,7 +700,13 @@ def short_process_name(name: str, width: int) -> str:
 def _cells(counts: ProcessCounts) -> list[Any]:
     from rich.text import Text
 
-    styles = {"running": "cyan", "succeeded": "green", "failed": "red", "retried": "yellow"}
+    styles = {
+        "running": "cyan",
+        "succeeded": "green",
+        "failed": "red",
+        "killed": "magenta",
+        "retried": "yellow",
+    }
     out = []
     for name in COLUMNS:
         value = getattr(counts, name)
@@ -713,7 +720,7 @@ def _bar_text(counts: ProcessCounts, width: int = 20) -> Any:
     text = Text()
     if counts.total == 0:
         return text
-    failed = round(width * counts.failed / counts.total)
+    failed = round(width * (counts.failed + counts.killed) / counts.total)
     done = round(width * counts.done / counts.total) - failed
     text.append("━" * done, style="green")
     text.append("━" * failed, style="red")
@@ -822,6 +829,10 @@ def status_lines(view: StatusView) -> list[str]:
         facts.append(("finished", format_time(record.finished_at) or "-"))
     if record.duration is not None:
         facts.append(("duration", format_duration(record.duration.total_seconds())))
+    elif not record.status.final and view.now is not None:
+        elapsed = record.elapsed(view.now)
+        if elapsed is not None:
+            facts.append(("elapsed", format_duration(elapsed.total_seconds())))
     if record.session_id:
         facts.append(("session", record.session_id))
     width = max(len(k) for k, _ in facts)

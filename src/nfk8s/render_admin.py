@@ -44,6 +44,8 @@ def tasks_cell(record: RunRecord) -> str:
     # Succeeded (or cached) out of all: "10/10" must never hide failures.
     text = f"{totals.succeeded + totals.cached}/{totals.total}"
     extra = [f"{totals.failed} failed"] if totals.failed else []
+    if totals.killed:
+        extra.append(f"{totals.killed} killed")
     if totals.cached:
         extra.append(f"{totals.cached} cached")
     return text + (f" ({', '.join(extra)})" if extra else "")

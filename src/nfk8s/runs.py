@@ -30,7 +30,7 @@ from nfk8s.follow import LogStart, copy_log, follow_log, read_log, watch_resumab
 from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
 from nfk8s.models import ProcessCounts, RunRecord, RunSpec, RunStatus
 from nfk8s.nextflow import nextflow_label_value, parse_line
-from nfk8s.progress import ProgressTracker
+from nfk8s.progress import ProgressTracker, state_is_final
 
 if TYPE_CHECKING:
     from nfk8s.settings import Settings
@@ -527,6 +527,15 @@ def exit_code_for(record: RunRecord) -> int:
     return 1
 
 
+def job_started_at(job: dict[str, Any] | None) -> datetime | None:
+    """When the run's Job started (its driver pod was created), else when it was made."""
+    if job is None:
+        return None
+    return lock.parse_time((job.get("status") or {}).get("startTime")) or lock.parse_time(
+        (job.get("metadata") or {}).get("creationTimestamp")
+    )
+
+
 def apply_outcome(record: RunRecord, outcome: Outcome, now: datetime) -> RunRecord:
     return replace(
         record,
@@ -545,10 +554,13 @@ def reconcile_run(
     job: dict[str, Any] | None = None,
     lock_free: bool = False,
     details: Callable[[RunRecord], RunRecord] | None = None,
+    count: bool = True,
 ) -> RunRecord | None:
     """Make a record that is not final tell the truth about its Job (lazy reconciliation).
 
-    ``details`` adds what a follower learnt (task counts, session id) to the final write.
+    ``details`` adds what a follower learnt (session id) to the final write; ``count``
+    settles the task counts from the cluster once the record is final (a follower that
+    counted them itself says False).
     """
     add = details or (lambda rec: rec)
     found = read_record(kube, run_id)
@@ -575,23 +587,34 @@ def reconcile_run(
                 finished_at=now,
             )
 
-        return update_record(kube, run_id, lambda rec: add(vanished(rec)))
+        record = update_record(kube, run_id, lambda rec: add(vanished(rec)))
+        if count and record is not None and record.status.final:
+            record = refresh_counts(kube, run_id, final=True) or record
+        return record
     pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
     outcome = outcome_of_job(job, pods)
     job_uid = job["metadata"]["uid"]
     if outcome is None:
+        started = job_started_at(job)
 
         def running(rec: RunRecord) -> RunRecord | None:
-            if rec.status is RunStatus.RUNNING and rec.job_uid == job_uid:
-                return None
-            return replace(rec, status=RunStatus.RUNNING, job_uid=job_uid)
+            fresh = replace(
+                rec,
+                status=RunStatus.RUNNING,
+                job_uid=job_uid,
+                started_at=rec.started_at or started,
+            )
+            return None if fresh == rec else fresh
 
         if (job.get("status") or {}).get("active"):
             return update_record(kube, run_id, running)
         return found[0]
-    return update_record(
+    record = update_record(
         kube, run_id, lambda rec: add(replace(apply_outcome(rec, outcome, now), job_uid=job_uid))
     )
+    if count and record is not None and record.status.final:
+        record = refresh_counts(kube, run_id, final=True, driver=driver_of(pods)) or record
+    return record
 
 
 # -- following ------------------------------------------------------------------------
@@ -610,6 +633,7 @@ class _FollowState:
     tracker: ProgressTracker = field(default_factory=ProgressTracker)
     tracker_lock: threading.Lock = field(default_factory=threading.Lock)
     last_progress: dict[str, ProcessCounts] | None = None
+    last_written: dict[str, ProcessCounts] | None = None  # counts last put in the record
     # A Job can be seen ending before its pods are listed: wait for the listings too.
     driver_listed: bool = False
     tasks_listed: bool = False
@@ -661,33 +685,102 @@ def follow_run(
         (_watch_tasks, (kube, run_id, state, stop, on_event, tasks, process)),
     ):
         threading.Thread(target=target, args=args, daemon=True).start()
-    with state.changed:
-        while not stop.is_set() and not state.ended():
+    # Counts from a log read only in part (--tail, --since) would be wrong in the record.
+    complete = show_log and log_start is None
+    written = time.monotonic()
+    while True:
+        with state.changed:
+            if stop.is_set() or state.ended():
+                break
             state.changed.wait(0.5)
+        if complete and time.monotonic() - written >= COUNT_WRITE_SECONDS:
+            written = time.monotonic()
+            _write_counts(kube, run_id, state)
+    with state.changed:
         # The log streams end by themselves once their containers have terminated.
         drain_until = time.monotonic() + DRAIN_SECONDS
         while not stop.is_set() and not state.settled() and time.monotonic() < drain_until:
             state.changed.wait(0.2)
     if stop.is_set():
+        if complete:
+            _write_counts(kube, run_id, state)
         raise_interrupted(run_id)
     stop.set()
-    with state.tracker_lock:
-        processes = state.tracker.snapshot(final=True)
-        session_id = state.tracker.session_id
-    if processes != state.last_progress:
-        on_event(Progress(processes, session_id))
-    # Counts from a log read only in part (--tail, --since) would be wrong in the record.
-    complete = show_log and log_start is None
+    counted = _final_counts(kube, run_id, state)
+    if counted.processes != state.last_progress:
+        on_event(Progress(counted.processes, counted.session_id))
     record = finish_run(
         kube,
         run_id,
         lock_name=lock_name,
         job=None if state.job_gone else state.job,
-        processes=processes if complete else None,
-        session_id=session_id,
+        counted=counted if complete else None,
+        session_id=counted.session_id,
     )
     on_event(Finished(record))
     return record
+
+
+COUNT_WRITE_SECONDS = 10.0  # a follower writes its counts to the record at most this often
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a follower counted: the table, and the state a later look goes on from."""
+
+    processes: dict[str, ProcessCounts]
+    progress: dict[str, Any]
+    session_id: str | None
+
+
+def _write_counts(kube: Kube, run_id: str, state: _FollowState) -> None:
+    """Keep the record's counts current while following (compare-and-swap, best effort)."""
+    with state.tracker_lock:
+        processes = state.tracker.snapshot()
+        progress = state.tracker.to_state()
+        session_id = state.tracker.session_id
+    if processes == state.last_written:
+        return
+
+    def change(rec: RunRecord) -> RunRecord | None:
+        if state_is_final(rec.progress):
+            return None
+        return replace(
+            rec, processes=processes, progress=progress, session_id=rec.session_id or session_id
+        )
+
+    with contextlib.suppress(Nfk8sError):
+        update_record(kube, run_id, change)
+        state.last_written = processes
+
+
+def _final_counts(kube: Kube, run_id: str, state: _FollowState) -> Counted:
+    """The counts once the run has ended, from a listing taken after its end.
+
+    The task watch may lag behind the driver's end (a slow reconnect, a re-list after a
+    410): without this listing a pod whose last events had not arrived would stay
+    ``running`` in a finished run's record.
+    """
+    listing: list[dict[str, Any]] | None = None
+    with contextlib.suppress(Nfk8sError):
+        listing = kube.list(PODS, label_selector=manifests.task_selector(run_id)).items
+    listed_at = _listing_stamp(kube) if listing is not None else None
+    found = None
+    with contextlib.suppress(Nfk8sError):
+        found = read_record(kube, run_id)
+    # A cancel marks the record first: tasks still running when it stopped the driver
+    # are killed, even if the sweep that removes them comes after this follower is done.
+    cancelled = found is not None and found[0].status is RunStatus.CANCELLED
+    with state.tracker_lock:
+        tracker = state.tracker
+        if listing is not None:
+            tracker.apply_listing(listing, listed_at)
+        if cancelled:
+            tracker.mark_killed(tracker.open_tasks())
+        tracker.close()
+        return Counted(
+            tracker.snapshot(final=True), tracker.to_state(final=True), tracker.session_id
+        )
 
 
 def raise_interrupted(run_id: str) -> None:
@@ -703,28 +796,32 @@ def finish_run(
     *,
     lock_name: str,
     job: dict[str, Any] | None,
-    processes: dict[str, ProcessCounts] | None = None,
+    counted: Counted | None = None,
     session_id: str | None = None,
 ) -> RunRecord:
     """Settle the record of an ended run and release the lock if it is still ours.
 
-    ``processes`` and ``session_id`` (what a follower counted) go into the same
+    ``counted`` and ``session_id`` (what a follower counted) go into the same
     compare-and-swap write as the outcome; a record someone else already finalised (a
-    cancel) still gets them, in a write that leaves its status alone.
+    cancel) still gets them, in a write that leaves its status alone - unless its counts
+    are already final. Without ``counted`` the counts are settled from the cluster.
     """
     if job is not None:
         job = kube.get(JOBS, manifests.job_name(run_id)) or job
 
     def details(rec: RunRecord) -> RunRecord:
-        return replace(
-            rec,
-            processes=processes if processes else rec.processes,
-            session_id=rec.session_id or session_id,
-        )
+        rec = replace(rec, session_id=rec.session_id or session_id)
+        if counted is None or state_is_final(rec.progress):
+            return rec
+        return replace(rec, processes=counted.processes, progress=counted.progress)
 
-    record = reconcile_run(kube, run_id, job=job, lock_free=True, details=details)
+    record = reconcile_run(
+        kube, run_id, job=job, lock_free=True, details=details, count=counted is None
+    )
     if record is not None and details(record) != record:
         record = update_record(kube, run_id, details, allow_final=True) or record
+    elif record is not None and counted is None and not state_is_final(record.progress):
+        record = refresh_counts(kube, run_id, final=True) or record
     with contextlib.suppress(Nfk8sError):
         lock.release(kube, name=lock_name, run_id=run_id)
     if record is None:
@@ -827,11 +924,11 @@ def _watch_driver(
                 ):
                     on_event(DriverLog(stamp, line))
                     parsed = parse_line(line)
-                    if parsed is not None:
-                        with tracker_lock:
-                            changed = tracker.apply_log_event(parsed, stamp)
-                        if changed:
-                            _emit_progress(state, on_event)
+                    with tracker_lock:
+                        changed = parsed is not None and tracker.apply_log_event(parsed, stamp)
+                        tracker.note_line(stamp)
+                    if changed:
+                        _emit_progress(state, on_event)
         except Nfk8sError:
             pass
         finally:
@@ -870,14 +967,17 @@ def _watch_tasks(
 ) -> None:
     """Count the run's task pods per process; with ``tasks``, stream their logs too."""
     streaming: set[str] = set()
-    wanted = nextflow_label_value(process) if process else None
+
+    def name_of(pod: dict[str, Any]) -> tuple[str, str]:
+        """(Nextflow's process name, the pod's label): the log may name it only later."""
+        label = (pod["metadata"].get("labels") or {}).get(manifests.NF_PROCESS_LABEL, "")
+        with state.tracker_lock:
+            return state.tracker.process_for(pod["metadata"]["name"], label), label
 
     def stream(pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
         labels = pod["metadata"].get("labels") or {}
         label = labels.get(manifests.NF_PROCESS_LABEL, "")
-        with state.tracker_lock:
-            proc = state.tracker.process_for(name, label)
         tag = _task_tag(labels.get(manifests.NF_TASK_LABEL), label)
         key = f"task:{name}"
 
@@ -890,7 +990,7 @@ def _watch_tasks(
 
         try:
             for stamp, line in follow_log(kube, name, still_running=still_running, stop=stop):
-                on_event(TaskLog(name, proc, tag, stamp, line))
+                on_event(TaskLog(name, name_of(pod)[0], tag, stamp, line))
         except Nfk8sError:
             pass  # deleted (cleaned up) before its log could be read
         finally:
@@ -902,8 +1002,7 @@ def _watch_tasks(
         name = pod["metadata"]["name"]
         if not tasks or deleted or name in streaming or not _pod_started(pod):
             return
-        labels = pod["metadata"].get("labels") or {}
-        if wanted and labels.get(manifests.NF_PROCESS_LABEL) != wanted:
+        if process and not process_matches(process, *name_of(pod)):
             return
         streaming.add(name)
         with state.changed:
@@ -941,6 +1040,20 @@ def _watch_tasks(
             state.changed.notify_all()
 
 
+def process_matches(wanted: str, name: str, label: str = "") -> bool:
+    """``--process``: Nextflow's full name, or its last part (``ALIGN`` for ``A:B:ALIGN``).
+
+    ``label`` (the pod's sanitised ``nextflow.io/processName``) stands in for a pod the
+    driver log has not named yet.
+    """
+    if name == wanted or name.endswith(":" + wanted):
+        return True
+    if name != label or not label:
+        return False
+    wanted_label = nextflow_label_value(wanted)
+    return label == wanted_label or label.endswith("_" + wanted_label)
+
+
 def _task_tag(task_name: str | None, process_label: str) -> str | None:
     """The tag part of ``nextflow.io/taskName`` (``FASTQC_SAMPLE1_`` -> ``SAMPLE1``)."""
     if not task_name:
@@ -962,6 +1075,7 @@ class StatusView:
     driver_phase: str | None
     processes: dict[str, ProcessCounts]
     active: bool
+    now: datetime | None = None  # the API server's clock when looked at
 
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
@@ -988,18 +1102,21 @@ def run_status(kube: Kube, run_id: str) -> StatusView:
         if job is not None
         else []
     )
-    driver = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
-    processes = record.processes
-    if not record.status.final or (not processes and driver is not None):
-        # Running, or ended with nobody following: count from the pods and the log.
-        processes = _count_tasks(kube, run_id, driver, final=record.status.final)
+    driver = driver_of(pods)
+    if not state_is_final(record.progress):
+        # Running, or ended with its counts not yet settled: go on from the record's cursor.
+        with contextlib.suppress(Nfk8sError):
+            record = (
+                refresh_counts(kube, run_id, final=record.status.final, driver=driver) or record
+            )
     return StatusView(
         record=record,
         job_state=_job_state(job, record),
         driver_pod=driver["metadata"]["name"] if driver else None,
         driver_phase=((driver.get("status") or {}).get("phase") if driver else None),
-        processes=processes,
+        processes=record.processes,
         active=not record.status.final,
+        now=kube.server_now(),
     )
 
 
@@ -1019,23 +1136,84 @@ def _job_state(job: dict[str, Any] | None, record: RunRecord) -> str:
     return "active" if (job.get("status") or {}).get("active") else "starting"
 
 
-def _count_tasks(
-    kube: Kube, run_id: str, driver: dict[str, Any] | None, *, final: bool = False
-) -> dict[str, ProcessCounts]:
-    """Counts of a running run from one listing of its task pods and one read of its log."""
-    tracker = ProgressTracker()
+# -- counting -------------------------------------------------------------------------
+
+
+def driver_of(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest of the Job's pods: the one whose log goes on."""
+    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+
+
+def _listing_stamp(kube: Kube) -> str:
+    # Log stamps have nanoseconds; compare like with like.
+    return models.format_micro_time(kube.server_now())[:-1] + "000Z"
+
+
+def count_from_cluster(
+    kube: Kube, run_id: str, tracker: ProgressTracker, *, driver: dict[str, Any] | None
+) -> None:
+    """Bring ``tracker`` up to now: one listing of the task pods, the log past its cursor.
+
+    The listing comes first, so a task submitted after it is pending, not gone.
+    """
     listing = kube.list(PODS, label_selector=manifests.task_selector(run_id))
-    listed_at = models.format_micro_time(kube.server_now())[:-1] + "000Z"
+    listed_at = _listing_stamp(kube)
     if driver is not None and _pod_started(driver):
         with contextlib.suppress(Nfk8sError):
             for stamp, line in read_log(
-                kube, driver["metadata"]["name"], container=DRIVER_CONTAINER
+                kube, driver["metadata"]["name"], container=DRIVER_CONTAINER, cursor=tracker.cursor
             ):
                 parsed = parse_line(line)
                 if parsed is not None:
                     tracker.apply_log_event(parsed, stamp)
     tracker.apply_listing(listing.items, listed_at)
-    return tracker.snapshot(final=final)
+
+
+def with_counts(record: RunRecord, tracker: ProgressTracker, *, final: bool) -> RunRecord:
+    """``record`` holding the tracker's counts, and the state to go on from."""
+    return replace(
+        record,
+        processes=tracker.snapshot(final=final),
+        progress=tracker.to_state(final=final),
+        session_id=record.session_id or tracker.session_id,
+    )
+
+
+_UNSET: Any = object()
+
+
+def refresh_counts(
+    kube: Kube,
+    run_id: str,
+    *,
+    final: bool,
+    driver: dict[str, Any] | None = _UNSET,
+    killed: set[str] | frozenset[str] = frozenset(),
+    seen: Callable[[ProgressTracker], None] | None = None,
+) -> RunRecord | None:
+    """Bring the record's task counts up to date from where the last look left them.
+
+    The driver log is read only past the record's cursor, so no look re-reads the whole
+    log; the write is a compare-and-swap, so two lookers never lose each other's lines.
+    Counts once final stay as they are. ``killed``: tasks (hash prefixes) a cancel
+    stopped; ``seen`` gets the tracker as it was written.
+    """
+    if driver is _UNSET:
+        driver = driver_pod(kube, run_id)
+
+    def change(rec: RunRecord) -> RunRecord | None:
+        if state_is_final(rec.progress):
+            return None
+        if rec.progress is None and rec.processes and rec.status.final:
+            return None  # counted by an older nfk8s, whose log may be gone: keep them
+        tracker = ProgressTracker.from_state(rec.progress)
+        count_from_cluster(kube, run_id, tracker, driver=driver)
+        tracker.mark_killed(killed)
+        if seen is not None:
+            seen(tracker)
+        return with_counts(rec, tracker, final=final)
+
+    return update_record(kube, run_id, change, allow_final=True)
 
 
 # -- reading logs ---------------------------------------------------------------------
@@ -1043,8 +1221,7 @@ def _count_tasks(
 
 def driver_pod(kube: Kube, run_id: str) -> dict[str, Any] | None:
     """The newest pod of the run's Job, if any."""
-    pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
-    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+    return driver_of(kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items)
 
 
 def _driver_pod_or_explain(kube: Kube, run_id: str) -> dict[str, Any] | None:
@@ -1087,19 +1264,32 @@ def task_logs(
     kube: Kube, run_id: str, *, process: str | None = None, start: LogStart | None = None
 ) -> Iterator[TaskLog]:
     """The logs of the run's task pods that still exist, pod after pod, oldest first."""
-    wanted = nextflow_label_value(process) if process else None
+    names = naming_tracker(kube, run_id)
     pods = kube.list(PODS, label_selector=manifests.task_selector(run_id)).items
     pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
     for pod in pods:
         labels = pod["metadata"].get("labels") or {}
         label = labels.get(manifests.NF_PROCESS_LABEL, "")
-        if (wanted and label != wanted) or not _pod_started(pod):
-            continue
         name = pod["metadata"]["name"]
+        proc = names.process_for(name, label)
+        if (process and not process_matches(process, proc, label)) or not _pod_started(pod):
+            continue
         tag = _task_tag(labels.get(manifests.NF_TASK_LABEL), label)
         with contextlib.suppress(NotFound):
             for stamp, line in read_log(kube, name, start=start):
-                yield TaskLog(name, label, tag, stamp, line)
+                yield TaskLog(name, proc, tag, stamp, line)
+
+
+def naming_tracker(kube: Kube, run_id: str) -> ProgressTracker:
+    """A tracker that knows Nextflow's names of the run's tasks (its counts brought up to date)."""
+    seen: list[ProgressTracker] = []
+    found = read_record(kube, run_id)
+    if found is not None and not state_is_final(found[0].progress):
+        with contextlib.suppress(Nfk8sError):
+            refresh_counts(kube, run_id, final=found[0].status.final, seen=seen.append)
+    if seen:
+        return seen[-1]
+    return ProgressTracker.from_state(found[0].progress if found is not None else None)
 
 
 # -- finding runs ---------------------------------------------------------------------

@@ -41,7 +41,7 @@ def truth_counts(cluster: Any, run_id: str) -> dict[str, ProcessCounts]:
     """What a follower should report, from the simulator's own tally.
 
     A failed attempt that Nextflow retried is a retry, not a failure; a task killed when
-    the run stopped is a failure.
+    the run stopped is killed, not failed.
     """
     result = cluster.sim_truth(cluster.namespace, run_id)
     assert result is not None
@@ -51,7 +51,8 @@ def truth_counts(cluster: Any, run_id: str) -> dict[str, ProcessCounts]:
     for name, c in snapshot["processes"].items():
         out[name] = ProcessCounts(
             succeeded=c["succeeded"],
-            failed=c["failed"] - c["retried"] + c["killed"],
+            failed=c["failed"] - c["retried"],
+            killed=c["killed"],
             cached=c["cached"],
             retried=c["retried"],
         )

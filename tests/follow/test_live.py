@@ -52,7 +52,7 @@ def test_log_scrolls_above_the_table_and_the_header_tells_the_state():
         log_at = screen.index("Submitted process > FASTQC")
         header_at = screen.index("run r1 running · 1m15s · driver Running · 3/4 tasks")
         assert log_at < header_at
-        assert re.search(r"FASTQC\s+0\s+1\s+3\s+0\s+0\s+0\s+━+ 3/4", screen)
+        assert re.search(r"FASTQC\s+0\s+1\s+3\s+0\s+0\s+0\s+0\s+━+ 3/4", screen)
         follower(
             runs.Finished(
                 RunRecord(

@@ -44,7 +44,7 @@ def test_process_counts() -> None:
     assert counts.total == 15
     assert counts.done == 12
     assert ProcessCounts.from_json(counts.to_json()) == counts
-    assert counts + ProcessCounts(pending=1) == ProcessCounts(2, 2, 3, 4, 5, 6)
+    assert counts + ProcessCounts(pending=1) == ProcessCounts(2, 2, 3, 4, 0, 5, 6)
     assert ProcessCounts.from_json({"running": "3", "failed": -1, "x": 1}) == ProcessCounts(
         running=3
     )
@@ -114,6 +114,7 @@ def test_record_json_schema() -> None:
         "nfk8sVersion",
         "configFiles",
         "nextflowOptions",
+        "progress",
     ]
     assert data["schemaVersion"] == 1
     assert data["submittedAt"] == "2026-11-26T01:53:00Z"

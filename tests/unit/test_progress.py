@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -126,7 +127,7 @@ def test_deleted_before_finishing_is_not_left_running() -> None:
     tracker.apply_pod_event("ADDED", pod("aa000002", "A", "Pending", 2))
     tracker.apply_pod_event("DELETED", pod("aa000001", "A", "Running", 3, running=True))
     tracker.apply_pod_event("DELETED", pod("aa000002", "A", "Pending", 4))
-    assert tracker.snapshot() == {"A": ProcessCounts(failed=2)}
+    assert tracker.snapshot() == {"A": ProcessCounts(killed=2)}
 
 
 def test_non_task_pods_and_bookmarks_are_ignored() -> None:
@@ -309,12 +310,12 @@ def test_pods_gone_during_a_relist_count_as_succeeded() -> None:
     assert tracker.snapshot() == {"A": ProcessCounts(running=1, succeeded=1)}
 
 
-def test_pods_gone_after_killing_began_count_as_failed() -> None:
+def test_pods_gone_after_killing_began_count_as_killed() -> None:
     tracker = ProgressTracker()
     tracker.apply_listing([pod("aa000001", "A", "Running", 1, running=True)])
     feed_log(tracker, "WARN: Killing running tasks (1)")
     tracker.apply_listing([])
-    assert tracker.snapshot() == {"A": ProcessCounts(failed=1)}
+    assert tracker.snapshot() == {"A": ProcessCounts(killed=1)}
 
 
 def test_tasks_submitted_before_the_first_listing_are_done() -> None:
@@ -327,4 +328,112 @@ def test_tasks_submitted_before_the_first_listing_are_done() -> None:
     tracker.apply_log_event(late, "2026-11-26T01:00:06.000000000Z")
     # Attached late: aa000001 ended (and was deleted) before the listing; aa000002 is new.
     assert tracker.snapshot() == {"A": ProcessCounts(pending=1, succeeded=1)}
+    assert tracker.snapshot(final=True) == {"A": ProcessCounts(succeeded=2)}
+
+
+SIM_FAIL_LOG = [
+    ("2026-01-01T00:00:01.000000000Z", "[aa/000001] Submitted process > F:PREPARE (s1)"),
+    ("2026-01-01T00:00:01.100000000Z", "[aa/000002] Submitted process > F:PREPARE (s2)"),
+    ("2026-01-01T00:00:04.000000000Z", "[bb/000001] Submitted process > F:ALIGN (s1)"),
+    ("2026-01-01T00:00:04.100000000Z", "[bb/000002] Submitted process > F:ALIGN (s2)"),
+    ("2026-01-01T00:00:04.200000000Z", "[bb/000003] Submitted process > F:ALIGN (s3)"),
+    ("2026-01-01T00:00:08.000000000Z", "ERROR ~ Error executing process > 'F:ALIGN (s2)'"),
+    ("2026-01-01T00:00:08.100000000Z", "WARN: Killing running tasks (2)"),
+]
+
+
+def feed_stamped(tracker: ProgressTracker, lines: list[tuple[str, str]]) -> None:
+    for stamp, line in lines:
+        if stamp < (tracker.cursor.stamp or ""):
+            continue
+        event = parse_line(line)
+        if event is not None:
+            tracker.apply_log_event(event, stamp)
+        tracker.note_line(stamp)
+
+
+def test_kills_nobody_saw_take_the_latest_tasks_and_spare_earlier_successes() -> None:
+    """Looked at only after the end: the failed pod is all that is left."""
+    tracker = ProgressTracker()
+    tracker.apply_listing(
+        [pod("bb000002", "F_ALIGN", "Failed", 9, exit_code=1)], "2026-01-01T00:00:09.000000000Z"
+    )
+    feed_stamped(tracker, SIM_FAIL_LOG)
+    assert tracker.snapshot(final=True) == {
+        "F:PREPARE": ProcessCounts(succeeded=2),
+        "F:ALIGN": ProcessCounts(failed=1, killed=2),
+    }
+
+
+def test_counts_go_on_from_the_recorded_state_and_cursor() -> None:
+    early = ProgressTracker()
+    early.apply_listing(
+        [
+            pod("bb000001", "F_ALIGN", "Running", 5, running=True),
+            pod("bb000002", "F_ALIGN", "Running", 6, running=True),
+            pod("bb000003", "F_ALIGN", "Running", 7, running=True),
+        ],
+        "2026-01-01T00:00:05.000000000Z",
+    )
+    feed_stamped(early, SIM_FAIL_LOG[:5])
+    state = early.to_state()
+    assert state["cursor"]["stamp"] == SIM_FAIL_LOG[4][0]
+    assert state["settled"] == {"F:PREPARE": ProcessCounts(succeeded=2).to_json()}
+    assert sorted(state["tasks"]) == ["bb000001", "bb000002", "bb000003"]
+
+    later = ProgressTracker.from_state(json.loads(json.dumps(state)))
+    assert later.snapshot() == early.snapshot()
+    later.apply_listing(
+        [pod("bb000002", "F_ALIGN", "Failed", 9, exit_code=1)], "2026-01-01T00:00:09.000000000Z"
+    )
+    feed_stamped(later, SIM_FAIL_LOG)  # only the lines past the cursor count
+    final = later.snapshot(final=True)
+    assert final == {
+        "F:PREPARE": ProcessCounts(succeeded=2),
+        "F:ALIGN": ProcessCounts(failed=1, killed=2),
+    }
+    assert ProgressTracker.from_state(later.to_state(final=True)).snapshot(final=True) == final
+
+
+def test_a_pod_being_deleted_while_it_runs_is_killed_not_failed() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("ADDED", pod("aa000001", "A", "Running", 1, running=True))
+    dying = pod("aa000001", "A", "Failed", 2, exit_code=143)
+    dying["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:30Z"
+    tracker.apply_pod_event("MODIFIED", dying)
+    assert tracker.snapshot() == {"A": ProcessCounts(killed=1)}
+
+
+def test_pods_a_cancel_deleted_are_killed_even_without_a_kill_line() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_listing([pod("aa000001", "A", "Running", 1, running=True)])
+    assert tracker.open_tasks() == {"aa000001"}
+    tracker.mark_killed(tracker.open_tasks())
+    tracker.apply_listing([])
+    assert tracker.snapshot(final=True) == {"A": ProcessCounts(killed=1)}
+
+
+def test_a_submitted_line_names_a_pod_seen_by_its_label_first() -> None:
+    tracker = ProgressTracker()
+    tracker.apply_pod_event("ADDED", pod("aa000001", "S_SLEEP", "Running", 1, running=True))
+    assert tracker.snapshot() == {"S_SLEEP": ProcessCounts(running=1)}
+    event = parse_line("[aa/000001] Submitted process > S:SLEEP (1)")
+    assert event is not None
+    assert tracker.apply_log_event(event, "2026-01-01T00:00:01.000000000Z")  # shows at once
+    assert tracker.snapshot() == {"S:SLEEP": ProcessCounts(running=1)}
+
+
+def test_a_finished_run_has_nothing_running_when_the_pod_watch_lagged_behind_its_end() -> None:
+    """The driver ended and its log was drained while the task watch was still re-listing
+    after a 410: the last events of two pods never came. Final counts leave none running."""
+    tracker = ProgressTracker()
+    feed_log(
+        tracker, "[aa/000001] Submitted process > A (1)", "[aa/000002] Submitted process > A (2)"
+    )
+    tracker.apply_pod_event("ADDED", pod("aa000001", "A", "Running", 1, running=True))
+    tracker.apply_pod_event("ADDED", pod("aa000002", "A", "Running", 2, running=True))
+    assert tracker.snapshot(final=True) == {"A": ProcessCounts(succeeded=2)}
+    tracker.apply_listing([], "2026-01-01T00:01:00.000000000Z")  # the listing after the end
+    tracker.close()
+    tracker.apply_pod_event("DELETED", pod("aa000001", "A", "Running", 3, running=True))
     assert tracker.snapshot(final=True) == {"A": ProcessCounts(succeeded=2)}
