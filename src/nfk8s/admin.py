@@ -454,6 +454,11 @@ def _reconcile_many(
         running = job is not None and not lock.job_finished(job)
         active = job is not None and bool((job.get("status") or {}).get("active"))
         if running and (record.status is RunStatus.RUNNING or not active):
+            # A driver that never started within its start timeout ends here.
+            settled = runs.reconcile_run(kube, record.run_id, job=job, lock_name=lock_name)
+            if settled is not None and settled.status.final:
+                changed[record.run_id] = settled
+                continue
             # Still going: its counts go on from the record's cursor (the lock lets one
             # run go at a time, so this is one short log read).
             with contextlib.suppress(Nfk8sError):

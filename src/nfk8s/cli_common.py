@@ -33,7 +33,8 @@ HELP = """Run Nextflow pipelines on Kubernetes, with no server process.
 One run at a time per namespace, guarded by a Lease; each run is recorded in a labelled
 ConfigMap and executed as a Job. Exit codes mirror the run: 0 succeeded, 1 failed,
 2 bad input or usage (nothing written), 3 lock busy, 4 timed out, 5 cancelled, 6 cluster
-error, 70 a bug in nfk8s, 130 detached (the run goes on).
+error, 7 the driver never started (the pipeline did not run), 70 a bug in nfk8s,
+130 detached (the run goes on).
 """
 
 MAIN_EPILOG = """Examples:

@@ -159,6 +159,14 @@ def run(
         str | None,
         typer.Option("--timeout", metavar="DUR", help="Stop the run after DUR (e.g. 6h, 90m)."),
     ] = None,
+    start_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--start-timeout",
+            metavar="DUR",
+            help="Fail with exit 7 if the driver has not started after DUR (default 10m).",
+        ),
+    ] = None,
     head_cpus: Annotated[
         str | None,
         typer.Option("--head-cpus", metavar="N", help="CPU for the Nextflow driver pod."),
@@ -237,6 +245,8 @@ def run(
             overrides["head_cpus"] = inputs.parse_quantity_cpu(head_cpus)
         if head_memory is not None:
             overrides["head_memory"] = inputs.parse_quantity_memory(head_memory)
+        if start_timeout is not None:
+            overrides["start_timeout"] = inputs.parse_duration(start_timeout)
         overrides |= driver_pod_overrides(
             node_selector=node_selector,
             tolerations=toleration,
@@ -757,7 +767,7 @@ def status(
         settings = load_settings(setting_overrides(context, namespace, kubeconfig))
         kube = connect(settings)
         run_id = runs.resolve_run(kube, run_id, lock_name=settings.lock_name)
-        view = runs.run_status(kube, run_id)
+        view = runs.run_status(kube, run_id, lock_name=settings.lock_name)
         if output in {Output.json, Output.yaml}:
             render.emit(view.to_json(), render.OutputFormat(output.value), name=run_id)
         elif output is Output.name:

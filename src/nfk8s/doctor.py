@@ -108,7 +108,7 @@ USER_PERMISSIONS: tuple[Permission, ...] = (
     *_perms(JOBS, "get list watch create delete", "the Nextflow driver Job"),
     *_perms(PODS, "get list watch delete", "following and cancelling runs"),
     *_perms(PODS, "get", "driver and task logs", "log"),
-    *_perms(EVENTS, "list", "why a pod is stuck"),
+    *_perms(EVENTS, "list watch", "why a driver has not started"),
     *_perms(PVCS, "get", "`nfk8s doctor` checks the work volume"),
     *_perms(SERVICEACCOUNTS, "get", "`nfk8s doctor` checks the runner account"),
     *_perms(LOCAL_SUBJECT_ACCESS_REVIEWS, "create", "`nfk8s doctor` checks the runner's access"),

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     TIMED_OUT = 4
     CANCELLED = 5
     CLUSTER_ERROR = 6
+    DRIVER_NOT_STARTED = 7  # image, scheduling, admission, config, staging: nothing ran
     INTERNAL_ERROR = 70  # a bug in nfk8s (sysexits' EX_SOFTWARE), never "pipeline failed"
     INTERRUPTED = 130
 
@@ -115,6 +116,12 @@ class Invalid(ClusterError):
 
 class Gone(ClusterError):
     """410: a watch or list continuation is too old and must restart from a fresh list."""
+
+
+class DriverNotStarted(Nfk8sError):
+    """The run's driver never started; its Job was removed and the pipeline did not run."""
+
+    exit_code = ExitCode.DRIVER_NOT_STARTED
 
 
 class Interrupted(Nfk8sError):

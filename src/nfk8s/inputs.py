@@ -486,6 +486,7 @@ RUN_VALUE_OPTIONS: dict[str, str] = {
     "--secret-param": "--secret-param",
     "--name": "--name",
     "--timeout": "--timeout",
+    "--start-timeout": "--start-timeout",
     "--head-cpus": "--head-cpus",
     "--head-memory": "--head-memory",
     "--node-selector": "--node-selector",

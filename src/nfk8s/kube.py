@@ -565,8 +565,9 @@ class Kube:
         *,
         grace_period_seconds: int | None = None,
         propagation_policy: str | None = None,
+        uid: str | None = None,
     ) -> dict[str, Any] | None:
-        """Delete by name; None when it was already gone.
+        """Delete by name (only the object with ``uid``, if given); None when it was already gone.
 
         Retried after transient failures; NotFound after an attempt whose answer was lost
         means that attempt deleted it, and is reported as a deletion (a Success Status).
@@ -576,6 +577,8 @@ class Kube:
             options["gracePeriodSeconds"] = grace_period_seconds
         if propagation_policy is not None:
             options["propagationPolicy"] = propagation_policy
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
         path = resource.path(self._ns(resource), name)
         action = self._action("delete", resource, name)
         ambiguous = False

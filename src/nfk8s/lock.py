@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from nfk8s import manifests
+from nfk8s import manifests, startup
 from nfk8s.errors import Conflict, LockBusy
-from nfk8s.kube import JOBS, LEASES, Kube
+from nfk8s.kube import JOBS, LEASES, PODS, Kube
 
 MAX_CAS_ATTEMPTS = 20
 
@@ -98,8 +98,17 @@ def job_finished(job: dict[str, Any]) -> str | None:
     return None
 
 
-def decide(lease: dict[str, Any] | None, job: dict[str, Any] | None, now: datetime) -> Decision:
-    """Whether the lock can be taken, from the Lease, the holder's Job and the server time."""
+def decide(
+    lease: dict[str, Any] | None,
+    job: dict[str, Any] | None,
+    now: datetime,
+    pods: list[dict[str, Any]] | None = None,
+) -> Decision:
+    """Whether the lock can be taken, from the Lease, the holder's Job and the server time.
+
+    ``pods`` (the Job's pods) let a Job whose driver never started within the run's start
+    timeout count as stale; without them that clause is not judged.
+    """
     holder = holder_of(lease)
     if lease is None or holder is None:
         return Decision(Verdict.FREE, "no run holds the lock")
@@ -109,6 +118,11 @@ def decide(lease: dict[str, Any] | None, job: dict[str, Any] | None, now: dateti
         ended = job_finished(job)
         if ended:
             return Decision(Verdict.STALE, f"Job of run {holder} has finished ({ended})")
+        stuck = startup.give_up(job, pods, now) if pods is not None else None
+        if stuck is not None:
+            return Decision(
+                Verdict.STALE, f"the driver of run {holder} has not started: {stuck.text}"
+            )
         return Decision(Verdict.HELD, f"Job of run {holder} is running")
     if _annotation(lease, manifests.JOB_UID_ANNOTATION):
         return Decision(Verdict.STALE, f"Job of run {holder} was deleted")
@@ -131,7 +145,11 @@ def inspect(kube: Kube, name: str) -> LockState:
     now = kube.server_now()
     holder = holder_of(lease)
     job = kube.get(JOBS, manifests.job_name(holder)) if holder else None
-    return LockState(name, lease, job, decide(lease, job, now), now)
+    pods = None
+    if job is not None and job_finished(job) is None:
+        selector = f"job-name={manifests.job_name(str(holder))}"
+        pods = kube.list(PODS, label_selector=selector).items
+    return LockState(name, lease, job, decide(lease, job, now, pods), now)
 
 
 def acquire(

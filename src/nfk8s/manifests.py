@@ -60,6 +60,7 @@ SUBMITTED_BY_ANNOTATION = "nfk8s.io/submitted-by"
 # On the Lease: which Job keeps the lock alive once it exists.
 JOB_NAME_ANNOTATION = "nfk8s.io/job-name"
 JOB_UID_ANNOTATION = "nfk8s.io/job-uid"
+START_TIMEOUT_ANNOTATION = "nfk8s.io/start-timeout-seconds"
 # On the record: which `cancel` marked it cancelled (tells concurrent cancels apart).
 CANCEL_REQUEST_ANNOTATION = "nfk8s.io/cancel-request"
 
@@ -560,7 +561,11 @@ def build_job(
             job_name(spec.run_id),
             namespace,
             labels={**_run_labels(spec.run_id), PIPELINE_LABEL: pipeline_label(spec.pipeline)},
-            annotations={PIPELINE_ANNOTATION: spec.pipeline},
+            annotations={
+                PIPELINE_ANNOTATION: spec.pipeline,
+                # The run's own limit: whoever judges the run later uses it, not theirs.
+                START_TIMEOUT_ANNOTATION: str(settings.start_timeout),
+            },
             owner=_owner_reference(spec.run_id, record_uid),
         ),
         "spec": job_spec,

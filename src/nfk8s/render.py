@@ -27,6 +27,7 @@ from nfk8s.runs import (
     Attaching,
     DriverLog,
     DriverPhase,
+    DriverWaiting,
     Event,
     Finished,
     Following,
@@ -345,6 +346,8 @@ class PlainFollower:
                 self.info(resuming_line(event))
             case DriverPhase(phase=phase, detail=pod):
                 self.info(f"driver pod {pod}: {phase}")
+            case DriverWaiting(reason=reason):
+                self.info(f"waiting for the driver: {reason}")
             case Finished(record=record):
                 self.finished(record)
             case _:
@@ -460,6 +463,7 @@ class LiveFollower:
         self.run_id: str | None = None
         self.status = "pending"
         self.driver_phase: str | None = None
+        self.waiting: str | None = None  # why the driver has not started, while it has not
         self.started: datetime | None = None
         self.finished_at: datetime | None = None
         self.record: RunRecord | None = None
@@ -523,6 +527,10 @@ class LiveFollower:
                     self.run_id = run_id
                 case DriverPhase(phase=phase):
                     self.driver_phase = phase
+                    if phase != "Pending":
+                        self.waiting = None
+                case DriverWaiting(reason=reason):
+                    self.waiting = reason
                     if phase == "Running" and self.status == "pending":
                         self.status = "running"
                 case LockWaiting(state=state):
@@ -638,6 +646,8 @@ class _LiveView:
             head.append(f" · driver {f.driver_phase}")
         head.append(f" · {total.done}/{total.total} tasks")
         yield head
+        if f.waiting and f.record is None:
+            yield Text(f"waiting for the driver: {f.waiting}", style="yellow")
         if not f.processes:
             return
         table = Table(box=None, pad_edge=False, show_edge=False, expand=False)
@@ -821,6 +831,8 @@ def status_lines(view: StatusView) -> list[str]:
     facts.append(("job", f"{job} ({view.job_state})"))
     if view.driver_pod:
         facts.append(("driver", f"{view.driver_pod} ({view.driver_phase or 'unknown'})"))
+    if view.waiting:
+        facts.append(("waiting", f"for the driver: {view.waiting}"))
     who = record.submitted_by + (f" via {record.ci_actor}" if record.ci_actor else "")
     facts.append(("submitted", f"{format_time(record.submitted_at) or '-'} by {who}"))
     if record.started_at:

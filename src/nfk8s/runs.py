@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from nfk8s import lock, manifests, models, nextflow, records, redact
+from nfk8s import lock, manifests, models, nextflow, records, redact, startup
 from nfk8s.errors import (
     BadInput,
     ClusterError,
@@ -27,7 +27,7 @@ from nfk8s.errors import (
     TimedOut,
 )
 from nfk8s.follow import LogStart, copy_log, follow_log, read_log, watch_resumable
-from nfk8s.kube import CONFIGMAPS, JOBS, LEASES, PODS, SECRETS, Kube
+from nfk8s.kube import CONFIGMAPS, EVENTS, JOBS, LEASES, PODS, SECRETS, Kube
 from nfk8s.models import ProcessCounts, RunRecord, RunSpec, RunStatus
 from nfk8s.nextflow import nextflow_label_value, parse_line
 from nfk8s.progress import ProgressTracker, state_is_final
@@ -92,6 +92,14 @@ class DriverPhase:
 
 
 @dataclass(frozen=True)
+class DriverWaiting:
+    """Why the driver has not started yet, as the cluster tells it (changes only)."""
+
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DriverLog:
     stamp: str
     line: str
@@ -136,6 +144,7 @@ Event = (
     | Attaching
     | Resuming
     | DriverPhase
+    | DriverWaiting
     | DriverLog
     | Finished
     | Following
@@ -397,7 +406,11 @@ def wait_for_lock_change(kube: Kube, state: lock.LockState, deadline: float) -> 
     if state.job is not None:
         resource, name = JOBS, manifests.job_name(holder)
         version = state.job["metadata"]["resourceVersion"]
-        timeout = remaining
+        # A driver that has not started makes the lock stale at its start deadline.
+        limit = startup.deadline(state.job)
+        # Past it and still held, the driver has started: only the Job's end matters.
+        left = (limit - state.server_now).total_seconds() if limit else -1.0
+        timeout = min(remaining, left + 1) if left > 0 else remaining
     else:
         resource, name = LEASES, state.name
         version = (state.lease or {}).get("metadata", {}).get("resourceVersion", "")
@@ -524,6 +537,8 @@ def exit_code_for(record: RunRecord) -> int:
         return 5
     if record.reason and record.reason.startswith("timed out"):
         return 4
+    if record.reason and record.reason.startswith(startup.REASON_PREFIX):
+        return 7
     return 1
 
 
@@ -555,8 +570,12 @@ def reconcile_run(
     lock_free: bool = False,
     details: Callable[[RunRecord], RunRecord] | None = None,
     count: bool = True,
+    lock_name: str | None = None,
 ) -> RunRecord | None:
     """Make a record that is not final tell the truth about its Job (lazy reconciliation).
+
+    A Job whose driver has not started within the run's start timeout, or cannot start at
+    all, is deleted and the run recorded failed (releasing ``lock_name`` if it holds it).
 
     ``details`` adds what a follower learnt (session id) to the final write; ``count``
     settles the task counts from the cluster once the record is final (a follower that
@@ -594,6 +613,14 @@ def reconcile_run(
     pods = kube.list(PODS, label_selector=f"job-name={manifests.job_name(run_id)}").items
     outcome = outcome_of_job(job, pods)
     job_uid = job["metadata"]["uid"]
+    if outcome is None and not startup.driver_started(pods):
+        stuck = startup.give_up(job, pods, now, events=start_events(kube, job, pods))
+        if stuck is not None:
+            return fail_unstarted(
+                kube, run_id, job=job, stuck=stuck, lock_name=lock_name, details=add
+            )
+    elif outcome is not None and outcome.status is RunStatus.FAILED:
+        outcome = _unstarted_outcome(kube, job, pods, outcome)
     if outcome is None:
         started = job_started_at(job)
 
@@ -617,6 +644,93 @@ def reconcile_run(
     return record
 
 
+# -- a driver that does not start -----------------------------------------------------
+
+
+def start_events(
+    kube: Kube, job: dict[str, Any], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The events of the Job and its pods: why a driver waits, when the objects do not say."""
+    found: list[dict[str, Any]] = []
+    names = [job["metadata"]["name"]] + [p["metadata"]["name"] for p in pods]
+    for name in names:
+        with contextlib.suppress(Nfk8sError):
+            found += kube.list(EVENTS, field_selector=f"involvedObject.name={name}").items
+    return found
+
+
+def _with_init_log(kube: Kube, pods: list[dict[str, Any]], stuck: startup.Stuck) -> startup.Stuck:
+    if stuck.container is None or not pods:
+        return stuck
+    newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    lines: list[str] = []
+    with contextlib.suppress(Nfk8sError):
+        lines = [
+            line
+            for _stamp, line in read_log(
+                kube,
+                newest["metadata"]["name"],
+                container=stuck.container,
+                start=LogStart(tail_lines=startup.INIT_LOG_LINES),
+            )
+        ]
+    return startup.with_log(stuck, lines)
+
+
+def _unstarted_outcome(
+    kube: Kube, job: dict[str, Any], pods: list[dict[str, Any]], outcome: Outcome
+) -> Outcome:
+    """A Job that failed before its driver ran (a failed init container): say so."""
+    if startup.driver_started(pods) or (outcome.reason or "").startswith("timed out"):
+        return outcome
+    stuck = startup.judge(job, pods)
+    if stuck is None:
+        return outcome
+    reason = _with_init_log(kube, pods, stuck).record_reason()
+    return replace(outcome, reason=reason, exit_code=None)
+
+
+def fail_unstarted(
+    kube: Kube,
+    run_id: str,
+    *,
+    job: dict[str, Any],
+    stuck: startup.Stuck,
+    lock_name: str | None = None,
+    details: Callable[[RunRecord], RunRecord] | None = None,
+) -> RunRecord | None:
+    """Delete the Job of a driver that will not start and record the run failed, once.
+
+    The uid precondition spares a newer Job of the same name; the record write is a
+    compare-and-swap that leaves a status someone else made final alone.
+    """
+    add = details or (lambda rec: rec)
+    name, uid = job["metadata"]["name"], job["metadata"]["uid"]
+    pods = kube.list(PODS, label_selector=f"job-name={name}").items
+    reason = _with_init_log(kube, pods, stuck).record_reason()
+    with contextlib.suppress(NotFound, Conflict):
+        kube.delete(JOBS, name, propagation_policy="Background", uid=uid)
+    now = kube.server_now()
+
+    def failed(rec: RunRecord) -> RunRecord:
+        return add(
+            replace(
+                rec,
+                status=RunStatus.FAILED,
+                exit_code=None,
+                reason=reason,
+                job_uid=uid,
+                finished_at=now,
+            )
+        )
+
+    record = update_record(kube, run_id, failed)
+    if lock_name is not None:
+        with contextlib.suppress(Nfk8sError):
+            lock.release(kube, name=lock_name, run_id=run_id)
+    return record
+
+
 # -- following ------------------------------------------------------------------------
 
 DRAIN_SECONDS = 30.0
@@ -637,6 +751,7 @@ class _FollowState:
     # A Job can be seen ending before its pods are listed: wait for the listings too.
     driver_listed: bool = False
     tasks_listed: bool = False
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # the Job's and its pods'
 
     def ended(self) -> bool:
         return self.job_gone or (self.job is not None and lock.job_finished(self.job) is not None)
@@ -683,16 +798,27 @@ def follow_run(
         (_watch_job, (kube, job_name, state, stop)),
         (_watch_driver, (kube, run_id, job_name, state, stop, on_event, show_log, log_start)),
         (_watch_tasks, (kube, run_id, state, stop, on_event, tasks, process)),
+        (_watch_events, (kube, job_name, state, stop)),
     ):
         threading.Thread(target=target, args=args, daemon=True).start()
     # Counts from a log read only in part (--tail, --since) would be wrong in the record.
     complete = show_log and log_start is None
     written = time.monotonic()
+    starting = _StartWatch(run_id, kube.server_now())
     while True:
         with state.changed:
             if stop.is_set() or state.ended():
                 break
             state.changed.wait(0.5)
+            job, pods, events = state.job, list(state.pods.values()), list(state.events.values())
+        stuck = starting.judge(job, pods, events, on_event)
+        if stuck is not None and job is not None:
+            stop.set()
+            record = fail_unstarted(
+                kube, run_id, job=job, stuck=stuck, lock_name=lock_name
+            ) or finish_run(kube, run_id, lock_name=lock_name, job=None)
+            on_event(Finished(record))
+            return record
         if complete and time.monotonic() - written >= COUNT_WRITE_SECONDS:
             written = time.monotonic()
             _write_counts(kube, run_id, state)
@@ -816,7 +942,13 @@ def finish_run(
         return replace(rec, processes=counted.processes, progress=counted.progress)
 
     record = reconcile_run(
-        kube, run_id, job=job, lock_free=True, details=details, count=counted is None
+        kube,
+        run_id,
+        job=job,
+        lock_free=True,
+        details=details,
+        count=counted is None,
+        lock_name=lock_name,
     )
     if record is not None and details(record) != record:
         record = update_record(kube, run_id, details, allow_final=True) or record
@@ -834,6 +966,68 @@ def finish_run(
             submitted_at=kube.server_now(),
         )
     return record
+
+
+class _StartWatch:
+    """Tells the follower why the driver waits, and when to stop waiting for it.
+
+    The deadline is the run's start timeout after the Job's creation, on the API
+    server's clock: the local clock only measures the time since that clock was read.
+    """
+
+    def __init__(self, run_id: str, server_now: datetime) -> None:
+        self.run_id = run_id
+        self.offset = server_now.timestamp() - time.time()
+        self.shown: str | None = None
+        self.started = False
+
+    def judge(
+        self,
+        job: dict[str, Any] | None,
+        pods: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+        on_event: OnEvent,
+    ) -> startup.Stuck | None:
+        if self.started or job is None or lock.job_finished(job):
+            return None
+        if startup.driver_started(pods):
+            self.started = True
+            return None
+        stuck = startup.judge(job, pods, events)
+        text = stuck.text if stuck is not None else None
+        if text is not None and text != self.shown:
+            self.shown = text
+            on_event(DriverWaiting(self.run_id, text))
+        now = datetime.fromtimestamp(time.time() + self.offset, tz=UTC)
+        return startup.give_up(job, pods, now, events=events)
+
+
+def _watch_events(kube: Kube, job_name: str, state: _FollowState, stop: threading.Event) -> None:
+    """Keep the events of the Job and its pods (whose names begin with the Job's)."""
+
+    def ours(event: dict[str, Any]) -> bool:
+        name = str((event.get("involvedObject") or {}).get("name") or "")
+        return name == job_name or name.startswith(job_name + "-")
+
+    def keep(event: dict[str, Any], deleted: bool = False) -> None:
+        uid = str((event.get("metadata") or {}).get("uid") or id(event))
+        with state.changed:
+            if deleted:
+                state.events.pop(uid, None)
+            elif ours(event):
+                state.events[uid] = event
+            state.changed.notify_all()
+
+    def on_list(items: list[dict[str, Any]]) -> None:
+        for event in items:
+            keep(event)
+
+    # Field selectors cannot match a name prefix: the driver pod's name is known only later.
+    with contextlib.suppress(Nfk8sError):
+        for event in watch_resumable(kube, EVENTS, stop=stop, on_list=on_list):
+            keep(event.object, deleted=event.type == "DELETED")
+            if stop.is_set():
+                return
 
 
 def _watch_job(kube: Kube, job_name: str, state: _FollowState, stop: threading.Event) -> None:
@@ -1076,11 +1270,16 @@ class StatusView:
     processes: dict[str, ProcessCounts]
     active: bool
     now: datetime | None = None  # the API server's clock when looked at
+    waiting: str | None = None  # why the driver has not started yet, while it has not
 
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
         data["job"] = {**data.get("job", {}), "state": self.job_state}
-        data["driver"] = {"pod": self.driver_pod, "phase": self.driver_phase}
+        data["driver"] = {
+            "pod": self.driver_pod,
+            "phase": self.driver_phase,
+            "waiting": self.waiting,
+        }
         data["processes"] = {name: c.to_json() for name, c in self.processes.items()}
         totals = ProcessCounts()
         for counts in self.processes.values():
@@ -1089,12 +1288,14 @@ class StatusView:
         return data
 
 
-def run_status(kube: Kube, run_id: str) -> StatusView:
+def run_status(kube: Kube, run_id: str, *, lock_name: str | None = None) -> StatusView:
     """The run as it is now; a record that missed its end is settled on the way (lazily)."""
     from nfk8s.errors import BadInput
 
     job = kube.get(JOBS, manifests.job_name(run_id))
-    record = reconcile_run(kube, run_id, job=job)
+    record = reconcile_run(kube, run_id, job=job, lock_name=lock_name)
+    if record is not None and record.status.final and job is not None:
+        job = kube.get(JOBS, manifests.job_name(run_id))
     if record is None:
         raise BadInput(f"no run {run_id!r} in namespace {kube.namespace!r}")
     pods = (
@@ -1117,7 +1318,17 @@ def run_status(kube: Kube, run_id: str) -> StatusView:
         processes=record.processes,
         active=not record.status.final,
         now=kube.server_now(),
+        waiting=_waiting_reason(kube, job, pods) if not record.status.final else None,
     )
+
+
+def _waiting_reason(
+    kube: Kube, job: dict[str, Any] | None, pods: list[dict[str, Any]]
+) -> str | None:
+    if job is None or lock.job_finished(job) or startup.driver_started(pods):
+        return None
+    stuck = startup.judge(job, pods, start_events(kube, job, pods))
+    return stuck.text if stuck is not None else None
 
 
 def _job_state(job: dict[str, Any] | None, record: RunRecord) -> str:
@@ -1231,6 +1442,11 @@ def _driver_pod_or_explain(kube: Kube, run_id: str) -> dict[str, Any] | None:
     pod = driver_pod(kube, run_id)
     if pod is None:
         found = read_record(kube, run_id)
+        if found is not None and (found[0].reason or "").startswith(startup.REASON_PREFIX):
+            raise BadInput(
+                f"run {run_id} has no log: its {found[0].reason}",
+                hint=f"see its outcome with `nfk8s status {run_id}`",
+            )
         if found is not None and found[0].status.final:
             raise BadInput(
                 f"the log of run {run_id} is gone with its driver pod",

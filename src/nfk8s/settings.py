@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     """Finished run records kept after each run and by `prune`."""
     default_timeout: int | None = None
     """Timeout of a run without `--timeout` (a duration); none by default."""
+    start_timeout: int = 600
+    """How long a run's driver may take to start before the run fails with exit 7 (a duration)."""
     cancel_grace_seconds: int = 120
     """Seconds Nextflow gets to stop its tasks on `cancel` (a duration)."""
     secret_params: str | None = None
@@ -183,6 +185,11 @@ class Settings(BaseSettings):
     @field_validator("startup_grace_seconds", mode="before")
     @classmethod
     def _grace(cls, value: Any) -> int:
+        return int(_check(parse_duration, _duration_input(value), what="duration"))
+
+    @field_validator("start_timeout", mode="before")
+    @classmethod
+    def _start_timeout(cls, value: Any) -> int:
         return int(_check(parse_duration, _duration_input(value), what="duration"))
 
     @field_validator("cancel_grace_seconds", mode="before")

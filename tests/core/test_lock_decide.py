@@ -81,3 +81,45 @@ def test_grace_is_measured_on_the_clock_given_not_the_local_one():
     assert decide(lease("r1", renewed), None, renewed + timedelta(seconds=10)).verdict is (
         Verdict.HELD
     )
+
+
+def unstarted_job(created: datetime, timeout: int = 60) -> dict:
+    obj = job()
+    obj["metadata"]["creationTimestamp"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    obj["metadata"]["annotations"] = {manifests.START_TIMEOUT_ANNOTATION: str(timeout)}
+    return obj
+
+
+def pulling_pod(reason: str = "ImagePullBackOff") -> dict:
+    state = {"waiting": {"reason": reason, "message": "nextflow/nextflow:bad not found"}}
+    return {
+        "metadata": {"name": "nfk8s-r1-x", "creationTimestamp": "2026-11-26T02:59:00Z"},
+        "status": {"phase": "Pending", "containerStatuses": [{"name": "nextflow", "state": state}]},
+    }
+
+
+def test_a_driver_not_started_within_the_start_timeout_makes_the_holder_stale():
+    held = decide(
+        lease("r1", NOW), unstarted_job(NOW - timedelta(seconds=59)), NOW, [pulling_pod()]
+    )
+    assert held.verdict is Verdict.HELD
+    stale = decide(
+        lease("r1", NOW), unstarted_job(NOW - timedelta(seconds=61)), NOW, [pulling_pod()]
+    )
+    assert stale.verdict is Verdict.STALE
+    assert "has not started" in stale.reason and "ImagePullBackOff" in stale.reason
+
+
+def test_a_driver_that_cannot_start_makes_the_holder_stale_at_once():
+    pods = [pulling_pod("InvalidImageName")]
+    decision = decide(lease("r1", NOW), unstarted_job(NOW), NOW, pods)
+    assert decision.verdict is Verdict.STALE and "InvalidImageName" in decision.reason
+
+
+def test_a_started_driver_keeps_the_lock_past_the_start_timeout():
+    running = pulling_pod()
+    running["status"]["containerStatuses"][0]["state"] = {"running": {}}
+    late = NOW - timedelta(hours=3)
+    assert decide(lease("r1", NOW), unstarted_job(late), NOW, [running]).verdict is Verdict.HELD
+    # Without the pods the clause is not judged.
+    assert decide(lease("r1", NOW), unstarted_job(late), NOW).verdict is Verdict.HELD
