@@ -103,6 +103,25 @@ def compacting(fk: FakeKube, every: float) -> Iterator[None]:
         compactor.join()
 
 
+def memory_quota(cluster: Any, memory: str, name: str = "team") -> None:
+    """A ResourceQuota on requested memory, once its controller has counted the namespace
+    (admission refuses nothing before that)."""
+    cluster.api.create(
+        "resourcequotas",
+        cluster.namespace,
+        {"metadata": {"name": name}, "spec": {"hard": {"requests.memory": memory}}},
+    )
+    cluster.wait_for(
+        lambda: (
+            "used"
+            in (try_get(cluster.api, "resourcequotas", cluster.namespace, name) or {}).get(
+                "status", {}
+            )
+        ),
+        message="the quota controller never counted the namespace",
+    )
+
+
 def try_get(api: Any, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
     """``api.get``, or None when the object does not exist (the fake's and the real client's
     ClusterAPI raise the same ``StatusError``)."""

@@ -15,7 +15,7 @@ import pytest
 
 from nfk8s import manifests
 from nfk8s.podchecks import ENFORCE_LABEL
-from tests.support import snapshot, try_get
+from tests.support import memory_quota, snapshot, try_get
 
 pytestmark = pytest.mark.backends
 
@@ -170,20 +170,7 @@ def test_pod_security_restricted_refuses_the_default_driver_and_admits_the_restr
 
 def test_a_quota_refuses_a_driver_too_big_for_it_and_admits_one_that_fits(cluster, invoke):
     real_only(cluster)
-    cluster.api.create(
-        "resourcequotas",
-        cluster.namespace,
-        {"metadata": {"name": "team"}, "spec": {"hard": {"requests.memory": "3Gi"}}},
-    )
-    cluster.wait_for(
-        lambda: (
-            "used"
-            in (try_get(cluster.api, "resourcequotas", cluster.namespace, "team") or {}).get(
-                "status", {}
-            )
-        ),
-        message="the quota controller never counted the namespace",
-    )
+    memory_quota(cluster, "3Gi")
 
     # Quota needs every pod to request memory; the simulated Nextflow's task pods do not,
     # so these runs have no tasks and only the driver is counted.
