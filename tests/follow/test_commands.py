@@ -38,6 +38,16 @@ def follow(cluster, *args: str, **env: str) -> subprocess.Popen[str]:
     return follower
 
 
+def interrupt(follower: subprocess.Popen[str]) -> str:
+    """Ctrl-C a follower; return its stderr once it has exited (a cancel's teardown included)."""
+    try:
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=300)  # a loaded 2-core machine: bound generously
+    finally:
+        follower.kill()
+    return err
+
+
 def test_status_of_a_running_then_finished_run(cluster):
     run_id = start(cluster, "sim/slow", "sim_tasks=2")
     cluster.wait_for(
@@ -156,11 +166,7 @@ def test_interrupt_detaches_and_says_how_to_come_back(cluster):
 def test_cancel_on_interrupt_cancels(cluster):
     run_id = start(cluster, "sim/slow")
     follower = follow(cluster, "logs", "-f", "--cancel-on-interrupt", run_id)
-    try:
-        follower.send_signal(signal.SIGINT)
-        _, err = follower.communicate(timeout=60)
-    finally:
-        follower.kill()
+    err = interrupt(follower)
     assert follower.returncode == 5, err
     assert record(cluster, run_id)["status"] == "cancelled"
     lease = cluster.api.get("leases", cluster.namespace, "nfk8s-lock")
@@ -176,11 +182,7 @@ def test_cancel_on_interrupt_gives_nextflow_the_cancel_grace_setting(cluster):
         "--plain",
         NFK8S_CANCEL_GRACE_SECONDS="7",
     )
-    try:
-        follower.send_signal(signal.SIGINT)
-        _, err = follower.communicate(timeout=60)
-    finally:
-        follower.kill()
+    err = interrupt(follower)
     assert follower.returncode == 5, err
     assert "(grace 7s)" in err and "(grace 60s)" not in err, err
 
