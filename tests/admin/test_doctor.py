@@ -97,7 +97,9 @@ def test_doctor_reports_every_denied_permission_with_its_fix(cluster, invoke):
     assert "    fix: grant watch delete on pods to your user" in out
     assert f"nfk8s rbac -n {cluster.namespace} | kubectl apply -f -" in out
     assert "✓ you: persistentvolumeclaims: get" in out
-    assert out.splitlines()[-1] == f"6 check(s) failed in namespace {cluster.namespace}"
+    failed = len({p.display for p in denied})  # one check per resource, whatever its verbs
+    assert failed >= 6
+    assert out.splitlines()[-1] == f"{failed} check(s) failed in namespace {cluster.namespace}"
 
 
 @pytest.mark.parametrize("permission", USER_PERMISSIONS, ids=lambda p: f"{p.verb}-{p.display}")
