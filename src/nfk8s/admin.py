@@ -26,6 +26,7 @@ from nfk8s.errors import (
 )
 from nfk8s.kube import CONFIGMAPS, JOBS, PODS, Kube, Resource
 from nfk8s.models import RunRecord, RunStatus, format_time
+from nfk8s.progress import pod_hash
 
 # Beyond the grace period, how long to wait for a pod to go: the kubelet needs a moment to
 # notice the deletion and report the container stopped.
@@ -176,6 +177,9 @@ def cancel_run(
         kube, run_id, grace_period_seconds, only_active=False, on_progress=on_progress
     )
     deleted_pods += [p for p in task_pods if p not in deleted_pods]
+    # A task that started after the count above and that this sweep stopped was killed too
+    # (with no grace the driver dies before it can say so); ended ones keep their state.
+    stopped.update(h for h in map(pod_hash, task_pods) if h)
     remaining += _wait_gone(
         kube, PODS, manifests.task_selector(run_id), time.monotonic() + wait, task_pods
     )

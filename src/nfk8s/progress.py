@@ -61,7 +61,7 @@ class _Task:
     present: bool  # its pod exists as of the latest listing
 
 
-def _pod_hash(name: str) -> str | None:
+def pod_hash(name: str) -> str | None:
     """Nextflow names task pods ``nf-<task hash>[-<suffix>]``; the log shows its first 8."""
     if not name.startswith("nf-") or len(name) < 11:
         return None
@@ -170,7 +170,7 @@ class ProgressTracker:
             state = KILLED
         elif state is None:
             state = previous.state if previous is not None else PENDING
-        current = _Pod(name, str(label), state, version, _pod_hash(name))
+        current = _Pod(name, str(label), state, version, pod_hash(name))
         if previous == current:
             return False
         self._pods[key] = current
@@ -285,7 +285,7 @@ class ProgressTracker:
         The ``nextflow.io/processName`` label is sanitised (``A:B`` becomes ``A_B``); the
         driver log has the real name, by hash and by label.
         """
-        hash_prefix = _pod_hash(pod_name)
+        hash_prefix = pod_hash(pod_name)
         if hash_prefix and hash_prefix in self._by_hash:
             return self._by_hash[hash_prefix]
         return self._by_label.get(label, label)
